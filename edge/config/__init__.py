@@ -1,0 +1,1 @@
+"""Configuration: schema, loading with clear errors, fleet merge, last known good."""

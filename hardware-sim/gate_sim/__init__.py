@@ -1,0 +1,1 @@
+"""Simulated world around a gate device: camera, gallery service, departure control, fleet admin."""
