@@ -1,0 +1,329 @@
+"""Loading, merging, validating and comparing configurations.
+
+- :func:`load_file` reads the local YAML file (syntax errors with line and column, duplicate keys
+  rejected, ``${STATE_DIRECTORY}``-style references to the directories systemd hands the service
+  expanded) and validates it; every error comes back at once in a :class:`ConfigError`.
+- :func:`merge_desired` lays the fleet's desired config, then the gate's, over the local file.
+- :func:`validate` never raises anything but ConfigError; :func:`try_validate` returns it instead.
+- :func:`classify_change` says whether a new config can be applied between transactions.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from edge.config.errors import (
+    MISSING,
+    ROOT_PATH,
+    ConfigError,
+    ConfigIssue,
+    dotted,
+    is_secret_key,
+    issues_from_validation,
+)
+from edge.config.schema import LIVE_SECTIONS, GateConfig
+
+ChangeKind = Literal["none", "live", "restart_required"]
+
+# Environment variables a config file may reference: the directories systemd gives the service
+# (StateDirectory=, CacheDirectory=, LoadCredential=, ...). Anything else stays literal, so a
+# config never depends on arbitrary environment.
+EXPANDABLE_ENV = frozenset(
+    {"STATE_DIRECTORY", "CACHE_DIRECTORY", "LOGS_DIRECTORY", "RUNTIME_DIRECTORY", "CREDENTIALS_DIRECTORY"}
+)
+_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+
+# Keys the fleet may not set: they identify the device or hold secrets, which never travel over
+# the fleet topics. A desired config that touches them is rejected as a whole.
+LOCAL_ONLY_PATHS = frozenset({"gate_id", "state_dir", "mqtt.password", "mqtt.password_file", "mqtt.tls"})
+
+
+class ConfigChange(NamedTuple):
+    kind: ChangeKind
+    paths: tuple[str, ...]  # dotted paths of every changed leaf
+
+
+class LoadedYaml(NamedTuple):
+    data: Any
+    lines: dict[str, tuple[int, int]]  # dotted path -> (line, column), 1-based
+
+
+# --------------------------------------------------------------------------- YAML
+def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
+    """Parse one YAML document, remembering where each key is; ConfigError on bad syntax."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return LoadedYaml({}, {})
+        lines: dict[str, tuple[int, int]] = {}
+        dup_issues: list[ConfigIssue] = []
+        _index_nodes(node, [], lines, dup_issues)
+        if dup_issues:
+            raise ConfigError(dup_issues, source)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "unreadable YAML"
+        found: Any = MISSING
+        if mark is not None and 0 <= mark.line < len(text.splitlines()):
+            found = text.splitlines()[mark.line].strip()[:80]
+        raise ConfigError(
+            [ConfigIssue("<yaml>", found, f"valid YAML ({problem})", None, line, column)], source
+        ) from None
+    except yaml.YAMLError as exc:  # not marked: encoding problems and the like
+        raise ConfigError([ConfigIssue("<yaml>", MISSING, f"valid YAML ({exc})")], source) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue("<yaml>", MISSING, "YAML nested less deeply")], source) from None
+    finally:
+        loader.dispose()
+    return LoadedYaml(data, lines)
+
+
+def _index_nodes(
+    node: yaml.Node, path: list[str | int], lines: dict[str, tuple[int, int]], dups: list[ConfigIssue]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
+            here = [*path, key]
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen and key != "<<":
+                dups.append(
+                    ConfigIssue(dotted(here), key, "each key once in a mapping (duplicate key)", None, *where)
+                )
+            seen.add(key)
+            lines.setdefault(dotted(here), where)
+            _index_nodes(value_node, here, lines, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            here = [*path, i]
+            lines.setdefault(dotted(here), (item.start_mark.line + 1, item.start_mark.column + 1))
+            _index_nodes(item, here, lines, dups)
+
+
+def expand_env(data: Any, env: Mapping[str, str] | None = None, _path: tuple[str | int, ...] = ()) -> Any:
+    """Expand ``${NAME}`` / ``${NAME:-default}`` for the systemd directory variables in strings.
+
+    Raises ConfigError listing every reference that is unset and has no default.
+    """
+    env = os.environ if env is None else env
+    issues: list[ConfigIssue] = []
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, str):
+            return _expand_one(value, env, path, issues)
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    out = walk(data, _path)
+    if issues:
+        raise ConfigError(issues)
+    return out
+
+
+def _expand_one(
+    text: str, env: Mapping[str, str], path: tuple[str | int, ...], issues: list[ConfigIssue]
+) -> str:
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name not in EXPANDABLE_ENV:
+            return match.group(0)
+        if env.get(name):
+            # systemd may pass several directories separated by ':'; the first is ours.
+            return env[name].split(":")[0]
+        if default is not None:
+            return default
+        issues.append(
+            ConfigIssue(
+                dotted(path),
+                text,
+                f"${{{name}}} to be set (run under systemd) or a default: ${{{name}:-...}}",
+            )
+        )
+        return match.group(0)
+
+    return _ENV_REF.sub(repl, text)
+
+
+# --------------------------------------------------------------------------- validate / load
+def validate(
+    data: Any, source: str | None = None, lines: Mapping[str, tuple[int, int]] | None = None
+) -> GateConfig:
+    """Validate a plain mapping into a GateConfig; raises only ConfigError, listing every issue."""
+    try:
+        return GateConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = issues_from_validation(exc, GateConfig)
+    except (TypeError, ValueError, RecursionError) as exc:  # pydantic wraps nearly all; be safe
+        issues = [ConfigIssue(ROOT_PATH, "<unreadable>", f"a valid configuration ({type(exc).__name__})")]
+    if lines:
+        issues = sorted((_with_line(i, lines) for i in issues), key=lambda i: (i.line or 1 << 30, i.path))
+    raise ConfigError(issues, source)
+
+
+def try_validate(data: Any) -> GateConfig | ConfigError:
+    """Like :func:`validate` but returns the error, for callers that report rather than raise."""
+    try:
+        return validate(data)
+    except ConfigError as exc:
+        return exc
+
+
+def _with_line(issue: ConfigIssue, lines: Mapping[str, tuple[int, int]]) -> ConfigIssue:
+    path = issue.path
+    while path:
+        if path in lines:
+            line, col = lines[path]
+            return ConfigIssue(issue.path, issue.value, issue.expected, issue.suggestion, line, col)
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return issue
+
+
+def read_raw(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    """The file as a plain mapping (env references expanded), with key positions."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue("<file>", source, "an existing config file")], source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue("<file>", source, f"a readable UTF-8 file ({exc})")], source) from None
+    loaded = parse_yaml(text, source)
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([ConfigIssue(ROOT_PATH, loaded.data, "a mapping of keys to values")], source)
+    try:
+        data = expand_env(loaded.data, env)
+    except ConfigError as exc:
+        raise ConfigError([_with_line(i, loaded.lines) for i in exc.issues], source) from None
+    return LoadedYaml(data, loaded.lines)
+
+
+def load_file(path: str | Path, env: Mapping[str, str] | None = None) -> GateConfig:
+    """Read and validate the local config file; ConfigError (with line numbers) when invalid."""
+    raw = read_raw(path, env)
+    return validate(raw.data, str(path), raw.lines)
+
+
+# --------------------------------------------------------------------------- fleet merge
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists, scalars, null) replaces.
+
+    A section whose ``backend`` changes (camera: v4l2 -> file) is replaced whole, since the keys
+    of one backend are unknown to another.
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        old = out.get(key)
+        if (
+            isinstance(old, Mapping)
+            and isinstance(value, Mapping)
+            and ("backend" not in value or value.get("backend") == old.get("backend"))
+        ):
+            out[key] = deep_merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _local_only_issues(doc: Mapping[str, Any], origin: str) -> list[ConfigIssue]:
+    issues = []
+    for path in sorted(LOCAL_ONLY_PATHS):
+        node: Any = doc
+        for part in path.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, Mapping) else _ABSENT
+        if node is not _ABSENT:
+            value = "<redacted>" if is_secret_key(path) else node
+            issues.append(ConfigIssue(path, value, f"not set by the {origin} config (local file only)"))
+    return issues
+
+
+_ABSENT = object()
+
+
+def merge_desired(
+    base: Mapping[str, Any],
+    fleet: Mapping[str, Any] | None,
+    gate: Mapping[str, Any] | None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """The effective raw config: local file <- fleet desired <- gate desired.
+
+    ``version`` follows the same precedence (the gate's desired version wins) unless given
+    explicitly. Raises ConfigError when a desired document is not a mapping or sets a key that
+    only the local file may set (identity, state directory, broker credentials).
+    """
+    issues: list[ConfigIssue] = []
+    for origin, doc in (("fleet", fleet), ("gate", gate)):
+        if doc is None:
+            continue
+        if not isinstance(doc, Mapping):
+            issues.append(ConfigIssue(f"<{origin}>", doc, "a mapping of keys to values"))
+            continue
+        issues.extend(_local_only_issues(doc, origin))
+    if issues:
+        raise ConfigError(issues, "desired config")
+    merged = deep_merge(base, {})
+    for doc in (fleet, gate):
+        if doc is not None:
+            merged = deep_merge(merged, doc)
+    if version is not None:
+        merged["version"] = version
+    return merged
+
+
+# --------------------------------------------------------------------------- change classes
+def _leaves(value: Any, path: tuple[str | int, ...], out: dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        # Iterate the model's own fields: a discriminated camera changes type, not just values.
+        out[dotted((*path, "__type__"))] = type(value).__name__
+        for name in type(value).model_fields:
+            _leaves(getattr(value, name), (*path, name), out)
+    elif isinstance(value, (list, tuple)):
+        out[dotted((*path, "__len__"))] = len(value)
+        for i, item in enumerate(value):
+            _leaves(item, (*path, i), out)
+    elif isinstance(value, SecretStr):
+        out[dotted(path)] = ("secret", value.get_secret_value())
+    elif isinstance(value, float) and math.isnan(value):
+        out[dotted(path)] = "nan"
+    else:
+        out[dotted(path)] = value
+
+
+def _clean(path: str) -> str:
+    for marker in (".__type__", ".__len__", "__type__", "__len__"):
+        if path.endswith(marker):
+            return path[: -len(marker)] or ROOT_PATH
+    return path
+
+
+def classify_change(old: GateConfig, new: GateConfig) -> ConfigChange:
+    """``none``, ``live`` (only LIVE_SECTIONS changed) or ``restart_required``, with the paths."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    _leaves(old, (), a)
+    _leaves(new, (), b)
+    changed = sorted({_clean(k) for k in a.keys() | b.keys() if a.get(k, _ABSENT) != b.get(k, _ABSENT)})
+    changed = [p for p in changed if p != ROOT_PATH]
+    if not changed:
+        return ConfigChange("none", ())
+    sections = {re.split(r"[.\[]", p, maxsplit=1)[0] for p in changed}
+    kind: ChangeKind = "live" if sections <= LIVE_SECTIONS else "restart_required"
+    return ConfigChange(kind, tuple(changed))
