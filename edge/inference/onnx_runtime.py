@@ -1,0 +1,149 @@
+"""onnxruntime sessions for the face models: the only module that imports onnxruntime and onnx.
+
+Two in-memory graph fixes (the files on disk stay byte-identical to the manifest):
+- YuNet declares a fixed 640x640 input although the graph is size-agnostic; the declared height and
+  width are made symbolic so frames run at their own (padded) size.
+- SFace lists its weights as graph inputs, which blocks constant folding; dropping them from the
+  inputs gives the same output and ~25% less time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from edge.config.schema import ModelsConfig
+from edge.inference.manifest import Manifest, ModelError, ModelSpec, load_manifest, verify
+from edge.pipeline.detect import FaceDetector, DetectorParams
+from edge.pipeline.embed import FaceEmbedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OnnxModel:
+    spec: ModelSpec
+    session: ort.InferenceSession
+    input_name: str
+    output_names: tuple[str, ...]
+
+    def __call__(self, blob: np.ndarray) -> Sequence[np.ndarray]:
+        return self.session.run(None, {self.input_name: blob})  # type: ignore[no-any-return]
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+
+def _relax_input_dims(model: onnx.ModelProto) -> None:
+    for inp in model.graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            dims[2].dim_param, dims[3].dim_param = "H", "W"
+
+
+def _drop_initializer_inputs(model: onnx.ModelProto) -> None:
+    weights = {init.name for init in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning worker threads on a 2-core device made tail latency ~3x worse (DESIGN.md field notes).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return opts
+
+
+def _providers(cfg: ModelsConfig, cache_dir: Path) -> list[str | tuple[str, dict[str, object]]]:
+    out: list[str | tuple[str, dict[str, object]]] = []
+    for name in cfg.providers:
+        if name == "TensorrtExecutionProvider":
+            out.append((name, {"trt_fp16_enable": cfg.trt_fp16, "trt_engine_cache_enable": True,
+                               "trt_engine_cache_path": str(cache_dir / "trt")}))
+        else:
+            out.append(name)
+    if "CPUExecutionProvider" not in cfg.providers:
+        out.append("CPUExecutionProvider")  # always a fallback for operators the GPU EPs lack
+    return out
+
+
+def load_model(spec: ModelSpec, cfg: ModelsConfig, cache_dir: Path | None = None) -> OnnxModel:
+    """Verify, patch in memory and open one model; checks the requested providers are really active."""
+    cache_dir = Path(cache_dir or cfg.cache_dir)
+    path = verify(spec, cache_dir)
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # onnx raises protobuf DecodeError and others for garbage
+        raise ModelError(f"model file {path} cannot be parsed as ONNX: {exc}") from None
+    if spec.role == "detector":
+        _relax_input_dims(model)
+    _drop_initializer_inputs(model)
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), sess_options=session_options(cfg.threads),
+                                       providers=_providers(cfg, cache_dir))
+    except Exception as exc:
+        raise ModelError(f"onnxruntime cannot load {path}: {exc}") from None
+    active = session.get_providers()
+    missing = [p for p in cfg.providers if p not in active]
+    if missing:
+        msg = (f"{spec.name}: requested execution providers {missing} are not active "
+               f"(active: {active}; available in this onnxruntime: {ort.get_available_providers()})")
+        if cfg.require_providers:
+            raise ModelError(msg)
+        log.warning(msg)
+    inp = session.get_inputs()[0]
+    return OnnxModel(spec, session, inp.name, tuple(o.name for o in session.get_outputs()))
+
+
+@dataclass
+class FaceModels:
+    detector_model: OnnxModel
+    embedder_model: OnnxModel
+    detector: FaceDetector
+    embedder: FaceEmbedder
+
+    @property
+    def embedder_id(self) -> str:
+        return self.embedder_model.spec.name
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.embedder.dim
+
+    @property
+    def providers(self) -> dict[str, list[str]]:
+        return {m.spec.name: m.providers for m in (self.detector_model, self.embedder_model)}
+
+
+def load_face_models(cfg: ModelsConfig, detector_params: DetectorParams | None = None,
+                     manifest: Manifest | None = None, warm_up: bool = True,
+                     frame_size: tuple[int, int] = (1280, 720)) -> FaceModels:
+    """Load, verify and warm up the detector and the embedder named in the config."""
+    manifest = manifest or load_manifest(cfg.manifest)
+    det = load_model(manifest.get(cfg.detector), cfg)
+    emb_spec = manifest.get(cfg.embedder)
+    emb = load_model(emb_spec, cfg)
+    models = FaceModels(det, emb, FaceDetector(det, det.output_names, detector_params),
+                        FaceEmbedder(emb, emb_spec.embedding_dim or 128))
+    if warm_up:
+        # First runs allocate arenas and pick kernels: pay that before READY, not on a traveller.
+        w, h = frame_size
+        frame = np.zeros((h, w, 3), np.uint8)
+        for _ in range(2):
+            models.detector.detect(frame)
+            models.embedder.embed(np.zeros((112, 112, 3), np.uint8))
+    return models

@@ -1,0 +1,190 @@
+"""Deciding a transaction: a pure state machine fed one observation per frame (no I/O, no clock).
+
+One walk-up of one traveller is one transaction. It starts when a face appears in the capture zone
+and ends with exactly one outcome:
+
+- ``match``: a gallery entry scored at least ``threshold`` and beat the runner-up by ``margin`` on
+  ``votes_required`` usable frames;
+- ``no_match``: ``votes_required`` usable frames found nobody above threshold-with-margin, or
+  ``max_frames`` usable frames never agreed (the traveller goes to an officer);
+- ``failure_to_acquire``: a face was there but no frame passed the quality gate within
+  ``acquire_timeout_s``, or the traveller left before one did;
+- ``timeout``: usable frames came but no decision within ``budget_s`` of the first one. Never a guess.
+
+After an outcome the machine waits for the zone to be empty for ``absent_frames_to_reset`` frames
+before a new transaction may start, so one traveller is decided once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+
+from edge.pipeline.search import Candidate
+
+
+@dataclass(frozen=True)
+class DecisionParams:
+    threshold: float = 0.45
+    margin: float = 0.05
+    votes_required: int = 1
+    max_frames: int = 5
+    budget_s: float = 2.0
+    acquire_timeout_s: float = 3.0
+    absent_frames_to_reset: int = 5
+
+
+class Outcome(str, enum.Enum):
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    FAILURE_TO_ACQUIRE = "failure_to_acquire"
+    TIMEOUT = "timeout"
+    OPT_OUT = "opt_out"
+
+
+class Phase(str, enum.Enum):
+    IDLE = "idle"  # nobody in the zone
+    ACQUIRING = "acquiring"  # a traveller is there; collecting usable frames
+    DECIDED = "decided"  # outcome given; waiting for the traveller to leave
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one frame showed. ``candidates`` is set only for usable (quality-passed) frames."""
+
+    t: float  # capture time, seconds (monotonic)
+    present: bool  # a face in the capture zone
+    usable: bool = False
+    candidates: tuple[Candidate, ...] = ()
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    entry_id: str | None
+    score: float | None  # best score: of the matched entry, else the highest seen
+    runner_up: float | None
+    frames_used: int  # usable frames that went into the decision
+    started_at: float  # first frame with the traveller present
+    first_usable_at: float | None
+    decided_at: float
+    tag: str | None = None
+
+
+def frame_vote(candidates: tuple[Candidate, ...], params: DecisionParams) -> str | None:
+    """The entry this frame votes for, or None for 'nobody in the gallery'."""
+    if not candidates:
+        return None
+    best = candidates[0]
+    runner_up = candidates[1].score if len(candidates) > 1 else -1.0
+    if best.score >= params.threshold and best.score - runner_up >= params.margin:
+        return best.entry_id
+    return None
+
+
+@dataclass
+class _Walkup:
+    started_at: float
+    tag: str | None
+    first_usable_at: float | None = None
+    votes: Counter[str | None] = field(default_factory=Counter)
+    best: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # vote -> (score, runner-up)
+    usable: int = 0
+
+
+class DecisionMachine:
+    """Feeds on :class:`Observation` and emits at most one :class:`Decision` per walk-up."""
+
+    def __init__(self, params: DecisionParams) -> None:
+        self.params = params
+        self.phase = Phase.IDLE
+        self._walkup: _Walkup | None = None
+        self._absent = 0
+
+    @property
+    def wants_embedding(self) -> bool:
+        """Whether the next frame should be aligned, embedded and searched (not while DECIDED)."""
+        return self.phase is not Phase.DECIDED
+
+    def reset(self) -> None:
+        self.phase, self._walkup, self._absent = Phase.IDLE, None, 0
+
+    def observe(self, obs: Observation) -> Decision | None:
+        p = self.params
+        if self.phase is Phase.DECIDED:
+            self._absent = 0 if obs.present else self._absent + 1
+            if self._absent >= p.absent_frames_to_reset:
+                self.reset()
+            return None
+
+        if self.phase is Phase.IDLE:
+            if not obs.present:
+                return None
+            self.phase, self._walkup, self._absent = Phase.ACQUIRING, _Walkup(obs.t, obs.tag), 0
+
+        w = self._walkup
+        assert w is not None
+        if obs.tag and not w.tag:
+            w.tag = obs.tag
+        if not obs.present:
+            self._absent += 1
+            if self._absent >= p.absent_frames_to_reset:
+                # The traveller left undecided: no usable frame means we never acquired them;
+                # usable but undecided frames mean the budget ran out.
+                outcome = Outcome.FAILURE_TO_ACQUIRE if w.usable == 0 else Outcome.TIMEOUT
+                decision = self._finish(outcome, None, obs.t)
+                self.reset()  # they are gone already: the next face starts a new walk-up
+                return decision
+            return self._check_clock(obs.t)
+        self._absent = 0
+
+        if obs.usable:
+            if w.first_usable_at is None:
+                w.first_usable_at = obs.t
+            vote = frame_vote(obs.candidates, p)
+            best = obs.candidates[0].score if obs.candidates else -1.0
+            second = obs.candidates[1].score if len(obs.candidates) > 1 else -1.0
+            w.usable += 1
+            w.votes[vote] += 1
+            if vote not in w.best or best > w.best[vote][0]:
+                w.best[vote] = (best, second)
+            if vote is not None and w.votes[vote] >= p.votes_required:
+                return self._finish(Outcome.MATCH, vote, obs.t)
+            if w.votes[None] >= p.votes_required or w.usable >= p.max_frames:
+                return self._finish(Outcome.NO_MATCH, None, obs.t)
+        return self._check_clock(obs.t)
+
+    def _check_clock(self, now: float) -> Decision | None:
+        w = self._walkup
+        assert w is not None
+        if w.first_usable_at is not None:
+            if now - w.first_usable_at >= self.params.budget_s:
+                return self._finish(Outcome.TIMEOUT, None, now)
+        elif now - w.started_at >= self.params.acquire_timeout_s:
+            return self._finish(Outcome.FAILURE_TO_ACQUIRE, None, now)
+        return None
+
+    def _finish(self, outcome: Outcome, entry_id: str | None, now: float) -> Decision:
+        w = self._walkup
+        assert w is not None
+        if outcome is Outcome.MATCH:
+            score, second = w.best[entry_id]
+        elif w.best:
+            score, second = max(w.best.values())
+        else:
+            score = second = None
+        self.phase, self._absent = Phase.DECIDED, 0
+        self._walkup = None
+        return Decision(
+            outcome=outcome,
+            entry_id=entry_id,
+            score=score,
+            runner_up=second,
+            frames_used=w.usable,
+            started_at=w.started_at,
+            first_usable_at=w.first_usable_at,
+            decided_at=now,
+            tag=w.tag,
+        )

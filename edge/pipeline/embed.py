@@ -1,0 +1,40 @@
+"""SFace embedding: crop -> network input, output -> unit-length template."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.pipeline.types import InferFn
+from edge.pipeline.wipe import Scratch
+
+
+def to_blob(crop: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+    """112x112 BGR uint8 -> 1x3x112x112 float32 RGB, 0-255 (the graph normalises internally)."""
+    blob = np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32)
+    if scratch is not None:
+        scratch.track(blob)
+    return blob
+
+
+def l2_normalise(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return (v / np.maximum(norm, eps)).astype(np.float32)
+
+
+class FaceEmbedder:
+    """Turns an aligned crop into a unit-length float32 template."""
+
+    def __init__(self, infer: InferFn, dim: int = 128) -> None:
+        self._infer = infer
+        self.dim = dim
+
+    def embed(self, crop: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+        raw = np.asarray(self._infer(to_blob(crop, scratch))[0], np.float32).reshape(-1)
+        if scratch is not None:
+            scratch.track(raw)
+        if raw.shape[0] != self.dim:
+            raise ValueError(f"embedder returned {raw.shape[0]} values, expected {self.dim}")
+        out = l2_normalise(raw)
+        if scratch is not None:
+            scratch.track(out)
+        return out
