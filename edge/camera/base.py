@@ -24,6 +24,13 @@ class CameraUnavailable(CameraError):
     """The backend's library or the device itself is missing (e.g. picamera2 not installed)."""
 
 
+class EndOfStream(CameraError):
+    """The source has no more frames by design (a scenario or a non-looping video ended).
+
+    Not a fault: the capture worker does not reconnect, it stops and reports ``Health.STOPPED``.
+    """
+
+
 class Health(str, enum.Enum):
     STARTING = "starting"  # not yet delivered a frame
     OK = "ok"  # frames arriving

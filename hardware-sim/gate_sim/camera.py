@@ -1,0 +1,155 @@
+"""The simulated camera: a :class:`CameraDevice` that plays a scenario, tagging frames with walk ids.
+
+It reaches the daemon exactly like a real camera does (through :class:`CaptureWorker`). Frames of
+a walk-up carry its walk id as the tag (gap frames carry None), so the demo can score decisions.
+At the end of the scenario ``read()`` raises :class:`EndOfStream` (unless the scenario loops), and
+the camera can "unplug" on a schedule or on demand to exercise reconnects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edge.camera.base import CameraError, CameraUnavailable, EndOfStream
+from edge.config.schema import SimulatedCamera
+from gate_sim.render import Renderer, RenderError, WalkUpImages
+from gate_sim.scenario import Scenario, load_scenario
+
+
+class SimulatedCameraDevice:
+    def __init__(
+        self,
+        scenario: Scenario,
+        realtime: bool = True,
+        loop: bool | None = None,
+        disconnect_every_s: float | None = None,
+        disconnect_for_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.scenario = scenario
+        self.name = f"simulated:{scenario.spec.name}"
+        self.realtime = realtime
+        self.loop = scenario.spec.loop if loop is None else loop
+        cam = scenario.camera
+        self._every = disconnect_every_s if disconnect_every_s is not None else cam.disconnect_every_s
+        self._for = disconnect_for_s if disconnect_for_s is not None else cam.disconnect_for_s
+        self._clock = clock
+        self._sleep = sleep
+        self._renderer = Renderer(cam.width, cam.height, scenario.seed)
+        self._period = 1.0 / cam.fps
+        self._open = False
+        self._segment = 0
+        self._frame = 0  # index inside the current segment
+        self._images: WalkUpImages | None = None
+        self._images_for = -1
+        self._connected_at = 0.0
+        self._next_due = 0.0
+        self._unplugged_until: float | None = None
+        self._unplug_pending = False
+        self.frames_delivered = 0
+
+    @classmethod
+    def from_config(cls, config: SimulatedCamera) -> SimulatedCameraDevice:
+        """Load the scenario named in the daemon config (raises ScenarioError when it is wrong)."""
+        scenario = load_scenario(config.scenario, faces_dir=config.faces_dir, seed=config.seed)
+        return cls(scenario, realtime=config.realtime)
+
+    # ------------------------------------------------------------------ CameraDevice
+    def open(self) -> None:
+        now = self._clock()
+        if self._unplugged_until is not None:
+            if now < self._unplugged_until:
+                raise CameraUnavailable(
+                    f"{self.name}: unplugged (simulated), back in {self._unplugged_until - now:.1f}s"
+                )
+            self._unplugged_until = None
+        self._open = True
+        self._connected_at = now
+        self._next_due = now
+
+    def read(self) -> tuple[np.ndarray, str | None]:
+        if not self._open:
+            raise CameraError(f"{self.name}: not open")
+        now = self._clock()
+        if self._unplug_pending or (self._every is not None and now - self._connected_at >= self._every):
+            self._unplug_pending = False
+            self._unplugged_until = now + self._for
+            self.close()
+            raise CameraError(f"{self.name}: camera unplugged (simulated)")
+        if self._segment >= len(self.scenario.segments):
+            if not self.loop:
+                self.close()
+                raise EndOfStream(f"{self.name}: scenario finished")
+            self._segment, self._frame = 0, 0
+        seg = self.scenario.segments[self._segment]
+        images = self._images_for_segment()
+        frame = self._renderer.render(seg.conditions, self._frame, seg.frames, images,
+                                      walk_no=self._segment)
+        tag = seg.walk_id
+        self._frame += 1
+        if self._frame >= seg.frames:
+            self._segment += 1
+            self._frame = 0
+            self._drop_images()  # the walk-up is over: its photos are wiped now
+        self._pace()
+        self.frames_delivered += 1
+        return frame, tag
+
+    def close(self) -> None:
+        self._open = False
+        self._drop_images()
+
+    # ------------------------------------------------------------------ extras
+    @property
+    def finished(self) -> bool:
+        return not self.loop and self._segment >= len(self.scenario.segments)
+
+    def unplug(self, duration_s: float) -> None:
+        """Fail the next read and refuse to reopen for ``duration_s`` seconds (of the device clock)."""
+        self._for = duration_s
+        self._unplug_pending = True
+
+    def replug(self) -> None:
+        self._unplugged_until = None
+        self._unplug_pending = False
+
+    def _images_for_segment(self) -> WalkUpImages | None:
+        seg = self.scenario.segments[self._segment]
+        if seg.photo is None:
+            return None
+        if self._images_for != self._segment:
+            self._drop_images()
+            try:
+                self._images = WalkUpImages(seg.photo, seg.bystander_photo, seg.conditions,
+                                            self.scenario.camera.height)
+            except (RenderError, OSError) as exc:
+                raise CameraError(f"{self.name}: {exc}") from exc
+            self._images_for = self._segment
+        return self._images
+
+    def _drop_images(self) -> None:
+        if self._images is not None:
+            self._images.wipe()
+        self._images = None
+        self._images_for = -1
+
+    def _pace(self) -> None:
+        if not self.realtime:
+            return
+        self._next_due += self._period
+        delay = self._next_due - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+        elif delay < -1.0:
+            self._next_due = self._clock()  # far behind: skip ahead instead of bursting
+
+
+def open_scenario_camera(scenario: str | Path, faces_dir: str | Path | None = None, seed: int | None = None,
+                         realtime: bool = False) -> SimulatedCameraDevice:
+    """Convenience for tools (record, demo): load a scenario file and wrap it in a device."""
+    return SimulatedCameraDevice(load_scenario(scenario, faces_dir=faces_dir, seed=seed), realtime=realtime)
