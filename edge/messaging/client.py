@@ -1,0 +1,379 @@
+"""The only module that imports paho-mqtt: :class:`MqttClient`, a small MQTT v5 client.
+
+What it guarantees on top of paho:
+- paho callbacks only enqueue (an :class:`~edge.messaging.intake.Inbound` into a bounded queue, an
+  acknowledgement into a dict); an exception in one is logged and never ends the network thread
+  (every callback is wrapped, and ``suppress_exceptions`` is set as well).
+- oversized payloads never enter the queue: they become an empty ``Inbound`` marked with their size,
+  counted, so that the app can still answer them.
+- the retained birth message is published and the subscriptions are made after every (re)connect;
+  a retained last will marks the client offline if it dies.
+- QoS 1 acknowledgements are tracked per message id with their PUBACK reason code
+  (e.g. 135 "not authorized" from a broker ACL); :meth:`PublishHandle.wait` surfaces them.
+- paho's error codes and exceptions become this project's :class:`MessagingError` family.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.config.schema import MqttConfig
+from edge.messaging.intake import Inbound
+
+log = logging.getLogger(__name__)
+
+NOT_AUTHORIZED = 135
+
+
+class MessagingError(RuntimeError):
+    """Base of the messaging layer's errors."""
+
+
+class NotConnected(MessagingError):
+    """The broker is not reachable right now (the client keeps reconnecting)."""
+
+
+class PublishRefused(MessagingError):
+    """The broker acknowledged a publish with a failure reason code (e.g. 135 not authorised)."""
+
+    def __init__(self, topic: str, reason_code: int, reason: str) -> None:
+        super().__init__(f"publish to {topic!r} refused by the broker: {reason} ({reason_code})")
+        self.topic = topic
+        self.reason_code = reason_code
+        self.reason = reason
+
+
+class PublishTimeout(MessagingError):
+    """No acknowledgement within the time asked for."""
+
+
+class ClientConfigError(MessagingError):
+    """The MQTT settings cannot be used (unreadable password file, bad TLS files)."""
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """An outbound message with the MQTT v5 properties this project uses."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+    message_expiry_s: int | None = None
+    user_properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class ClientStats:
+    connects: int = 0
+    disconnects: int = 0
+    connect_failures: int = 0
+    last_connect_error: str | None = None
+    received: int = 0
+    inbound_oversized: int = 0
+    inbound_dropped: int = 0  # queue full
+    published: int = 0
+    publish_refused: int = 0
+    callback_errors: int = 0
+
+
+@dataclass(frozen=True)
+class Ack:
+    mid: int
+    reason_code: int
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.reason_code < 128
+
+
+class PublishHandle:
+    """A QoS>0 publish whose acknowledgement can be awaited."""
+
+    def __init__(self, client: MqttClient, mid: int, topic: str) -> None:
+        self._client = client
+        self.mid = mid
+        self.topic = topic
+
+    def wait(self, timeout: float) -> Ack:
+        """Block until the broker acknowledged; raise PublishRefused / PublishTimeout otherwise."""
+        ack = self._client._wait_ack(self.mid, timeout)
+        if ack is None:
+            raise PublishTimeout(f"no acknowledgement for {self.topic!r} within {timeout} s")
+        if not ack.ok:
+            raise PublishRefused(self.topic, ack.reason_code, ack.reason)
+        return ack
+
+
+def _props(msg: OutMessage) -> Properties | None:
+    if not (msg.response_topic or msg.correlation_data or msg.message_expiry_s or msg.user_properties):
+        return None
+    p = Properties(PacketTypes.PUBLISH)
+    if msg.response_topic:
+        p.ResponseTopic = msg.response_topic
+    if msg.correlation_data:
+        p.CorrelationData = msg.correlation_data
+    if msg.message_expiry_s:
+        p.MessageExpiryInterval = int(msg.message_expiry_s)
+    if msg.user_properties:
+        p.UserProperty = list(msg.user_properties)
+    return p
+
+
+def _rc_int(rc: Any) -> int:
+    if isinstance(rc, ReasonCode):
+        return int(rc.value)
+    return int(rc)
+
+
+class MqttClient:
+    """One MQTT v5 connection with persistent session, back-off reconnect, birth and last will.
+
+    ``birth`` is called after every connect (from paho's thread: keep it cheap; it should return
+    pre-built bytes) and published retained on ``status_topic``; ``will`` is the retained payload
+    the broker publishes there if the connection dies. ``on_ack`` and ``on_connection`` are called
+    from paho's thread and must only enqueue.
+    """
+
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        client_id: str,
+        *,
+        subscriptions: Sequence[str] = (),
+        status_topic: str | None = None,
+        birth: Callable[[], bytes] | None = None,
+        will: bytes | None = None,
+        inbound_queue_size: int = 1000,
+        on_ack: Callable[[Ack], None] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.client_id = client_id
+        self.subscriptions = list(subscriptions)
+        self.status_topic = status_topic
+        self._birth = birth
+        self._on_ack = on_ack
+        self._on_connection = on_connection
+        self.stats = ClientStats()
+        self.inbound: queue.Queue[Inbound] = queue.Queue(maxsize=inbound_queue_size)
+        self._acks: dict[int, Ack] = {}
+        self._ack_cv = threading.Condition()
+        self._connected = threading.Event()
+        self._started = False
+        self._client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+        )
+        self._client.suppress_exceptions = True
+        self._client.reconnect_delay_set(
+            min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=max(1, round(cfg.reconnect_max_s))
+        )
+        self._client.max_queued_messages_set(0)
+        self._client.on_connect = self._guard(self._handle_connect)
+        self._client.on_disconnect = self._guard(self._handle_disconnect)
+        self._client.on_connect_fail = self._guard(self._handle_connect_fail)
+        self._client.on_message = self._guard(self._handle_message)
+        self._client.on_publish = self._guard(self._handle_publish)
+        if status_topic is not None and will is not None:
+            self._client.will_set(status_topic, will, qos=1, retain=True)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _configure_auth(self) -> None:
+        cfg = self.cfg
+        password: str | None = None
+        if cfg.password_file is not None:
+            try:
+                password = Path(cfg.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as e:
+                raise ClientConfigError(f"cannot read mqtt.password_file {cfg.password_file}: {e}") from e
+        elif cfg.password is not None:
+            password = cfg.password.get_secret_value()
+        if cfg.username is not None or password is not None:
+            self._client.username_pw_set(cfg.username, password)
+        if cfg.tls is not None:
+            t = cfg.tls
+            try:
+                self._client.tls_set(
+                    ca_certs=str(t.ca_file),
+                    certfile=str(t.cert_file) if t.cert_file else None,
+                    keyfile=str(t.key_file) if t.key_file else None,
+                    cert_reqs=ssl.CERT_REQUIRED,
+                    tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                )
+                self._client.tls_insecure_set(t.insecure_skip_verify)
+            except (OSError, ssl.SSLError, ValueError) as e:
+                raise ClientConfigError(f"cannot use the TLS files in mqtt.tls: {e}") from e
+
+    def start(self) -> None:
+        """Connect in the background (the broker may be down: paho retries with back-off)."""
+        if self._started:
+            return
+        self._configure_auth()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.cfg.session_expiry_s
+        try:
+            self._client.connect_async(
+                self.cfg.host,
+                self.cfg.port,
+                keepalive=self.cfg.keepalive_s,
+                clean_start=False,
+                properties=props,
+            )
+        except (OSError, ValueError) as e:
+            raise MessagingError(f"cannot connect to {self.cfg.host}:{self.cfg.port}: {e}") from e
+        if self._client.loop_start() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise MessagingError("could not start the MQTT network thread")
+        self._started = True
+
+    def stop(self, offline_payload: bytes | None = None, timeout: float = 2.0) -> None:
+        """Publish ``offline_payload`` retained on the status topic (a clean stop sends no will), then
+        disconnect and stop the network thread."""
+        if not self._started:
+            return
+        try:
+            if offline_payload is not None and self.status_topic and self.connected:
+                h = self.publish(OutMessage(self.status_topic, offline_payload, qos=1, retain=True))
+                h.wait(timeout)
+        except MessagingError as e:
+            log.warning("offline status not acknowledged: %s", e)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._started = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # ------------------------------------------------------------------ publishing
+    def publish(self, msg: OutMessage) -> PublishHandle:
+        """Hand a message to paho. Raises NotConnected when offline (nothing is queued then: the
+        outbox, not paho's memory, is what survives outages and restarts)."""
+        if not self.connected:
+            raise NotConnected(f"not connected to {self.cfg.host}:{self.cfg.port}")
+        try:
+            info = self._client.publish(
+                msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=_props(msg)
+            )
+        except (ValueError, TypeError, OSError) as e:
+            raise MessagingError(f"cannot publish to {msg.topic!r}: {e}") from e
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            raise NotConnected(f"not connected to {self.cfg.host}:{self.cfg.port}")
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
+            raise MessagingError(f"publish to {msg.topic!r} failed: {paho.error_string(info.rc)}")
+        self.stats.published += 1
+        return PublishHandle(self, info.mid, msg.topic)
+
+    def _wait_ack(self, mid: int, timeout: float) -> Ack | None:
+        with self._ack_cv:
+            self._ack_cv.wait_for(lambda: mid in self._acks, timeout)
+            return self._acks.pop(mid, None)
+
+    def get(self, timeout: float | None = None) -> Inbound | None:
+        try:
+            return self.inbound.get(timeout=timeout) if timeout else self.inbound.get_nowait()
+        except queue.Empty:
+            return None
+
+    # ------------------------------------------------------------------ paho callbacks (enqueue only)
+    def _guard(self, fn: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(*args: Any) -> None:
+            try:
+                fn(*args)
+            except Exception:  # an exception here would end paho's network thread
+                self.stats.callback_errors += 1
+                log.exception("error in MQTT callback %s (ignored, loop keeps running)", fn.__name__)
+
+        return wrapped
+
+    def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        code = _rc_int(rc)
+        if code >= 128:
+            self.stats.connect_failures += 1
+            self.stats.last_connect_error = f"{rc} ({code})"
+            log.warning("MQTT broker refused the connection: %s (%d)", rc, code)
+            return
+        self.stats.connects += 1
+        self.stats.last_connect_error = None
+        self._connected.set()
+        log.info(
+            "MQTT connected to %s:%d (session present: %s)",
+            self.cfg.host,
+            self.cfg.port,
+            getattr(flags, "session_present", None),
+        )
+        if self.subscriptions:
+            client.subscribe([(t, 1) for t in self.subscriptions])
+        if self._birth is not None and self.status_topic is not None:
+            client.publish(self.status_topic, self._birth(), qos=1, retain=True)
+        if self._on_connection is not None:
+            self._on_connection(True)
+
+    def _handle_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        if was:
+            self.stats.disconnects += 1
+            log.warning("MQTT disconnected: %s; reconnecting with back-off", rc)
+            if self._on_connection is not None:
+                self._on_connection(False)
+
+    def _handle_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self.stats.connect_failures += 1
+        self.stats.last_connect_error = "connection failed"
+
+    def _handle_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        self.stats.received += 1
+        props = getattr(message, "properties", None)
+        size = len(message.payload)
+        oversized = size if size > self.cfg.max_payload_bytes else None
+        if oversized is not None:
+            self.stats.inbound_oversized += 1
+        item = Inbound(
+            topic=message.topic,
+            payload=b"" if oversized is not None else bytes(message.payload),
+            response_topic=getattr(props, "ResponseTopic", None),
+            correlation_data=getattr(props, "CorrelationData", None),
+            user_properties=tuple(tuple(p) for p in getattr(props, "UserProperty", []) or []),  # type: ignore[misc]
+            retained=bool(message.retain),
+            oversized_bytes=oversized,
+        )
+        try:
+            self.inbound.put_nowait(item)
+        except queue.Full:
+            self.stats.inbound_dropped += 1
+            log.warning("inbound queue full: dropped a message on %s", message.topic)
+
+    def _handle_publish(self, client: paho.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        code = _rc_int(rc)
+        ack = Ack(mid, code, str(rc))
+        if not ack.ok:
+            self.stats.publish_refused += 1
+        with self._ack_cv:
+            self._acks[mid] = ack
+            if len(self._acks) > 10_000:  # nobody waits for these (outbox uses on_ack): keep bounded
+                for k in list(self._acks)[:5000]:
+                    del self._acks[k]
+            self._ack_cv.notify_all()
+        if self._on_ack is not None:
+            self._on_ack(ack)

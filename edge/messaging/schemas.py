@@ -1,0 +1,406 @@
+"""Every MQTT message of gate-edge: one versioned pydantic v2 schema each (DESIGN.md section 5).
+
+Each message carries ``schema`` (e.g. ``"gate-edge/event/1"``): a consumer can tell what it holds
+and which version. Inbound messages forbid unknown keys and must name their schema; outbound ones
+forbid unknown keys too, so nobody can slip an image or an embedding into an event.
+
+Serialise with :meth:`Message.to_bytes` (aliases, JSON mode); parse inbound ones with
+:mod:`edge.messaging.intake`, which turns every failure into a typed rejection.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from edge.config.schema import GATE_ID_PATTERN
+
+# Opaque identifiers (gallery entries, flights, requests): never a name, never PII by design.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+# A hard cap on one base64 field whatever the config says; the configured limits are checked in intake.
+MAX_B64_CHARS = 48 * 1024 * 1024
+MAX_CHUNK_ENTRIES = 100_000
+
+GateId = str
+Outcome = Literal["match", "no_match", "failure_to_acquire", "timeout", "opt_out"]
+WipeReason = Literal["flight_close", "command", "expiry", "shutdown", "replaced"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Message(BaseModel):
+    """Base of every message. ``SCHEMA`` is the value of the ``schema`` field."""
+
+    SCHEMA: ClassVar[str] = ""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=False).encode()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class InboundMessage(Message):
+    """Inbound messages must state their schema explicitly (a missing one is a wrong schema)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _require_schema(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "schema" not in data:
+            raise ValueError(f"missing 'schema' (expected {cls.SCHEMA!r})")
+        return data
+
+
+def _schema_field(value: str) -> Any:
+    return Field(value, alias="schema", description="message schema and version")
+
+
+# --------------------------------------------------------------------------- assignment
+class Assignment(InboundMessage):
+    """Retained on ``gate/v1/{gate}/assignment`` by departure control: the flight now boarding."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/assignment/1"
+    schema_: Literal["gate-edge/assignment/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str | None = Field(..., pattern=ID_PATTERN, description="null: no flight at this gate")
+    departure: AwareDatetime | None = None
+    close_time: AwareDatetime | None = None
+    issued_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _times(self) -> Assignment:
+        if self.departure and self.close_time and self.close_time > self.departure:
+            raise ValueError("close_time must not be after departure")
+        return self
+
+
+# --------------------------------------------------------------------------- gallery
+class GalleryRequest(Message):
+    """Published on ``gallery/request`` with an MQTT v5 response topic and correlation data."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/gallery-request/1"
+    schema_: Literal["gate-edge/gallery-request/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str = Field(..., pattern=ID_PATTERN)
+    request_id: str = Field(..., pattern=ID_PATTERN, description="also sent as correlation data")
+    embedding_model: str
+    dim: int = Field(..., ge=1, le=4096)
+    accept: list[Literal["template", "photo"]] = ["template", "photo"]
+    requested_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+def _b64decode(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what} is not valid base64") from None
+
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+class GalleryEntry(Message):
+    """One enrolled traveller: an opaque id and EITHER a template OR a photo (base64)."""
+
+    id: str = Field(..., pattern=ID_PATTERN)
+    template: str | None = Field(
+        None, max_length=MAX_B64_CHARS, description="base64 of dim float32 little-endian values"
+    )
+    photo: str | None = Field(None, max_length=MAX_B64_CHARS, description="base64 JPEG or PNG")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> GalleryEntry:
+        if (self.template is None) == (self.photo is None):
+            raise ValueError("an entry needs exactly one of 'template' or 'photo'")
+        if self.photo is not None and not _b64decode(self.photo, "photo").startswith(_IMAGE_MAGIC):
+            raise ValueError("photo is neither JPEG nor PNG")
+        return self
+
+
+class GalleryChunk(InboundMessage):
+    """One chunk of a flight gallery on ``gallery/response`` (correlation data = request id)."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/gallery/1"
+    schema_: Literal["gate-edge/gallery/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str = Field(..., pattern=ID_PATTERN)
+    gallery_version: int = Field(..., ge=0)
+    embedding_model: str = Field(..., min_length=1, max_length=128)
+    dim: int = Field(..., ge=1, le=4096)
+    expires_at: AwareDatetime
+    chunk_index: int = Field(..., ge=0)
+    chunk_count: int = Field(..., ge=1, le=100_000)
+    total_entries: int = Field(..., ge=0)
+    entries: list[GalleryEntry] = Field(..., max_length=MAX_CHUNK_ENTRIES)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GalleryChunk:
+        if self.chunk_index >= self.chunk_count:
+            raise ValueError("chunk_index must be < chunk_count")
+        seen: set[str] = set()
+        for e in self.entries:
+            if e.id in seen:
+                raise ValueError(f"duplicate entry id {e.id!r}")
+            seen.add(e.id)
+            if e.template is not None and len(_b64decode(e.template, "template")) != 4 * self.dim:
+                raise ValueError(f"template of entry {e.id!r} is not {self.dim} float32 values")
+        return self
+
+
+def gallery_digest(chunk_payloads: Iterable[bytes]) -> str:
+    """sha256 over the sha256 of each received chunk payload, in chunk order (what wipes attest)."""
+    h = hashlib.sha256()
+    for p in chunk_payloads:
+        h.update(hashlib.sha256(p).digest())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- events and wipes
+class Event(Message):
+    """One transaction's decision. Carries no image, no embedding, no name."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/event/1"
+    schema_: Literal["gate-edge/event/1"] = _schema_field(SCHEMA)
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    seq: int = Field(0, ge=0, description="per gate, strictly increasing; assigned by the outbox")
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str | None = Field(None, pattern=ID_PATTERN)
+    transaction_id: str = Field(..., pattern=ID_PATTERN)
+    outcome: Outcome
+    matched_id: str | None = Field(None, pattern=ID_PATTERN, description="opaque gallery id")
+    score: float | None = Field(None, ge=-1.0, le=1.0)
+    runner_up_score: float | None = Field(None, ge=-1.0, le=1.0)
+    frames_used: int = Field(0, ge=0)
+    latency_ms: dict[str, float] = Field(default_factory=dict, description="per stage, and 'total'")
+    started_at: AwareDatetime
+    decided_at: AwareDatetime
+    config_version: int = Field(..., ge=0)
+    gallery_version: int | None = Field(None, ge=0)
+    source_tag: str | None = Field(None, max_length=128, description="simulated camera's walk-up label")
+
+    @model_validator(mode="after")
+    def _match_has_id(self) -> Event:
+        if (self.outcome == "match") != (self.matched_id is not None):
+            raise ValueError("matched_id is set exactly when outcome is 'match'")
+        return self
+
+
+class WipeAttestation(Message):
+    """Proof of deletion of a gallery: what, why, when, and the digest of what was received."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/wipe/1"
+    schema_: Literal["gate-edge/wipe/1"] = _schema_field(SCHEMA)
+    attestation_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str | None = Field(None, pattern=ID_PATTERN)
+    gallery_version: int | None = Field(None, ge=0)
+    entries_wiped: int = Field(..., ge=0)
+    reason: WipeReason
+    wiped_at: AwareDatetime = Field(default_factory=utcnow)
+    received_sha256: str | None = Field(None, pattern=SHA256_PATTERN)
+
+
+# --------------------------------------------------------------------------- config
+class ConfigDesired(InboundMessage):
+    """Retained on ``fleet/v1/config`` (fleet-wide) or ``gate/v1/{gate}/config/desired`` (override)."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/config-desired/1"
+    schema_: Literal["gate-edge/config-desired/1"] = _schema_field(SCHEMA)
+    version: int = Field(..., ge=0)
+    gate: str | None = Field(None, pattern=GATE_ID_PATTERN, description="required to match, if given")
+    config: dict[str, Any]
+
+
+class ConfigIssue(Message):
+    path: str
+    value: Any = None
+    expected: str
+
+
+class ConfigReported(Message):
+    """Retained on ``config/reported``: what the device made of the desired config."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/config-reported/1"
+    schema_: Literal["gate-edge/config-reported/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    status: Literal["applied", "rejected", "restart_required"]
+    version: int = Field(..., ge=0, description="the version this report is about")
+    applied_version: int = Field(..., ge=0, description="the version now running")
+    errors: list[ConfigIssue] = []
+    reported_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- commands
+class CommandRequest(InboundMessage):
+    """Base of ``cmd/{name}`` payloads; the topic names the command. Reply via the response topic."""
+
+    NAME: ClassVar[str] = ""
+    SCHEMA: ClassVar[str] = "gate-edge/cmd/1"
+    schema_: Literal["gate-edge/cmd/1"] = _schema_field(SCHEMA)
+    request_id: str = Field(..., pattern=ID_PATTERN)
+    gate: str | None = Field(None, pattern=GATE_ID_PATTERN, description="required to match, if given")
+    issued_at: AwareDatetime | None = None
+
+
+class WipeCommand(CommandRequest):
+    NAME: ClassVar[str] = "wipe"
+
+
+class OptOutCommand(CommandRequest):
+    NAME: ClassVar[str] = "opt_out"
+    duration_s: float | None = Field(None, gt=0, le=600, description="default: opt_out.duration_s")
+
+
+class PauseCommand(CommandRequest):
+    NAME: ClassVar[str] = "pause"
+
+
+class ResumeCommand(CommandRequest):
+    NAME: ClassVar[str] = "resume"
+
+
+class CloseFlightCommand(CommandRequest):
+    NAME: ClassVar[str] = "close_flight"
+    flight_id: str | None = Field(
+        None, pattern=ID_PATTERN, description="must match the live flight, if given"
+    )
+
+
+COMMANDS: dict[str, type[CommandRequest]] = {
+    c.NAME: c for c in (WipeCommand, OptOutCommand, PauseCommand, ResumeCommand, CloseFlightCommand)
+}
+
+
+class CommandReply(Message):
+    SCHEMA: ClassVar[str] = "gate-edge/cmd-reply/1"
+    schema_: Literal["gate-edge/cmd-reply/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    command: str
+    request_id: str | None = None
+    result: Literal["accepted", "rejected"]
+    reason: str | None = None
+    replied_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- rejections
+RejectionCode = Literal[
+    "malformed_json",
+    "wrong_schema",
+    "invalid",
+    "wrong_gate",
+    "wrong_model",
+    "oversized",
+    "stale_version",
+    "expired",
+    "duplicate_id",
+    "bad_template",
+    "unsolicited",
+    "too_large",
+    "unknown_topic",
+    "overloaded",
+]
+
+
+class RejectionNotice(Message):
+    """Published on ``gate/v1/{gate}/rejected`` (and on the response topic when one was given)."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/rejection/1"
+    schema_: Literal["gate-edge/rejection/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    topic: str
+    code: RejectionCode
+    reason: str
+    request_id: str | None = None
+    rejected_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- status and telemetry
+class GallerySummary(Message):
+    flight_id: str | None = None
+    gallery_version: int | None = None
+    state: Literal["none", "requested", "loading", "live"] = "none"
+    entries: int = 0
+    loaded: int = Field(0, description="entries embedded so far while loading")
+    expires_at: AwareDatetime | None = None
+
+
+class Status(Message):
+    """Retained on ``status``: the birth (online) after every connect, and the LWT (offline)."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/status/1"
+    schema_: Literal["gate-edge/status/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    online: bool
+    software_version: str | None = None
+    models: dict[str, str] = {}
+    config_version: int | None = None
+    gallery: GallerySummary | None = None
+    camera: str | None = Field(None, description="camera health: starting, ok, degraded, stopped")
+    paused: bool | None = None
+    since: AwareDatetime = Field(default_factory=utcnow)
+
+
+class LatencySummary(Message):
+    p50: float | None = None
+    p95: float | None = None
+    count: int = 0
+
+
+class TelemetryCounters(Message):
+    """Counters since start; ISO/IEC 19795 terms where they apply."""
+
+    transactions: int = 0
+    matches: int = 0
+    non_matches: int = 0
+    failures_to_acquire: int = 0
+    timeouts: int = 0
+    opt_outs: int = 0
+    frames_dropped: int = 0
+    outbox_depth: int = 0
+    outbox_dropped: int = 0
+    outbox_refused: int = 0
+    messages_rejected: int = 0
+    inbound_dropped: int = 0
+
+
+class Telemetry(Message):
+    SCHEMA: ClassVar[str] = "gate-edge/telemetry/1"
+    schema_: Literal["gate-edge/telemetry/1"] = _schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    time: AwareDatetime = Field(default_factory=utcnow)
+    interval_s: float = Field(..., gt=0)
+    counters: TelemetryCounters
+    latency_ms: LatencySummary = LatencySummary()
+    camera: str | None = None
+
+
+ALL_MESSAGES: dict[str, type[Message]] = {
+    "assignment": Assignment,
+    "gallery_request": GalleryRequest,
+    "gallery_chunk": GalleryChunk,
+    "event": Event,
+    "wipe_attestation": WipeAttestation,
+    "config_desired": ConfigDesired,
+    "config_reported": ConfigReported,
+    **{f"cmd_{name}": cls for name, cls in COMMANDS.items()},
+    "command_reply": CommandReply,
+    "rejection": RejectionNotice,
+    "status": Status,
+    "telemetry": Telemetry,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every message, keyed by a short name (for ``gate-edge schema``)."""
+    return {name: cls.model_json_schema(by_alias=True) for name, cls in ALL_MESSAGES.items()}

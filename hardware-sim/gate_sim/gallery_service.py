@@ -1,0 +1,168 @@
+"""Simulated gallery service: answers gate gallery requests over MQTT v5 request/response.
+
+The enrolled travellers come from a list or a callable ``flight_id -> [(gallery_id, photo_path)]``
+(so the demo can feed it from ``gate_sim.scenario.Scenario.gallery()``). By default entries are
+photos (the device embeds them); give ``embed`` (photo bytes -> float32 vector) to send templates.
+Galleries are split into chunks of ``chunk_size`` entries. ``sabotage`` makes the next answer bad
+on purpose, for tests of the device's validation.
+
+    svc = GalleryService(MqttConfig(port=...), entries=[("P001", Path(".../img1.jpg")), ...]).start()
+    ...
+    svc.served  # [(gate, flight, gallery_version, digest)]: compare with the wipe attestation
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from edge.config.schema import MqttConfig
+from edge.messaging.client import MessagingError, MqttClient, OutMessage
+from edge.messaging.schemas import GalleryChunk, GalleryEntry, GalleryRequest, gallery_digest
+
+log = logging.getLogger(__name__)
+
+EntrySource = Sequence[tuple[str, Path]] | Callable[[str], Sequence[tuple[str, Path]]]
+Sabotage = Literal["wrong_model", "expired", "bad_template", "duplicate_id", "malformed", "wrong_gate"]
+
+
+@dataclass(frozen=True)
+class Served:
+    gate: str
+    flight_id: str
+    gallery_version: int
+    entries: int
+    digest: str
+
+
+class GalleryService:
+    def __init__(
+        self,
+        mqtt: MqttConfig,
+        entries: EntrySource,
+        *,
+        embedding_model: str = "sface_2021dec",
+        dim: int = 128,
+        embed: Callable[[bytes], np.ndarray] | None = None,
+        chunk_size: int = 8,
+        ttl: timedelta = timedelta(hours=6),
+        gallery_version: int = 1,
+        client_id: str = "gallery-service",
+    ) -> None:
+        self.mqtt = mqtt
+        self.entries = entries
+        self.embedding_model = embedding_model
+        self.dim = dim
+        self.embed = embed
+        self.chunk_size = max(1, chunk_size)
+        self.ttl = ttl
+        self.gallery_version = gallery_version
+        self.sabotage: Sabotage | None = None
+        self.served: list[Served] = []
+        self.errors: list[str] = []
+        filt = f"{mqtt.gate_prefix}/+/gallery/request"
+        self.client = MqttClient(mqtt, client_id, subscriptions=[filt])
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 5.0) -> GalleryService:
+        self.client.start()
+        if not self.client.wait_connected(timeout):
+            raise RuntimeError(f"gallery service: no broker at {self.mqtt.host}:{self.mqtt.port}")
+        self._thread = threading.Thread(target=self._serve, name="gallery-service", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self.client.stop()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            msg = self.client.get(0.2)
+            if msg is None:
+                continue
+            try:
+                req = GalleryRequest.model_validate_json(msg.payload)
+                if not msg.response_topic:
+                    raise ValueError("request without a response topic")
+                self.answer(req, msg.response_topic, msg.correlation_data or req.request_id.encode())
+            except (ValueError, OSError, MessagingError) as e:  # pydantic errors are ValueErrors
+                self.errors.append(str(e))
+                log.warning("gallery service: bad request on %s: %s", msg.topic, e)
+
+    def _list(self, flight_id: str) -> Sequence[tuple[str, Path]]:
+        return self.entries(flight_id) if callable(self.entries) else self.entries
+
+    def _entry(self, gid: str, path: Path) -> GalleryEntry:
+        data = Path(path).read_bytes()
+        if self.embed is None:
+            return GalleryEntry(id=gid, photo=base64.b64encode(data).decode())
+        vec = np.asarray(self.embed(data), dtype="<f4").reshape(-1)
+        return GalleryEntry(id=gid, template=base64.b64encode(vec.tobytes()).decode())
+
+    def build(self, gate: str, flight_id: str) -> list[bytes]:
+        """The chunk payloads of a flight's gallery for a gate (sabotage applied, then cleared)."""
+        bad, self.sabotage = self.sabotage, None
+        entries = [self._entry(g, p) for g, p in self._list(flight_id)]
+        if bad == "duplicate_id" and entries:
+            entries.append(entries[0])
+        if bad == "bad_template" and entries:
+            entries[0] = GalleryEntry(id=entries[0].id, template=base64.b64encode(b"\0" * 12).decode())
+        now = datetime.now(timezone.utc)
+        chunks = [entries[i : i + self.chunk_size] for i in range(0, len(entries), self.chunk_size)] or [[]]
+        out = []
+        for i, part in enumerate(chunks):
+            body = {
+                "schema": GalleryChunk.SCHEMA,
+                "gate": "other-gate" if bad == "wrong_gate" else gate,
+                "flight_id": flight_id,
+                "gallery_version": self.gallery_version,
+                "embedding_model": "arcface_r100" if bad == "wrong_model" else self.embedding_model,
+                "dim": self.dim,
+                "expires_at": (
+                    now - timedelta(minutes=1) if bad == "expired" else now + self.ttl
+                ).isoformat(),
+                "chunk_index": i,
+                "chunk_count": len(chunks),
+                "total_entries": len(entries),
+                "entries": [e.model_dump(exclude_none=True) for e in part],
+            }
+            payload = json.dumps(body).encode()
+            out.append(payload[:-7] if bad == "malformed" else payload)
+        return out
+
+    def answer(self, req: GalleryRequest, response_topic: str, correlation: bytes) -> Served:
+        chunks = self.build(req.gate, req.flight_id)
+        for payload in chunks:
+            self.client.publish(OutMessage(response_topic, payload, correlation_data=correlation)).wait(5.0)
+        n = sum(len(json.loads(c).get("entries", [])) for c in chunks if c.endswith(b"}"))
+        served = Served(req.gate, req.flight_id, self.gallery_version, n, gallery_digest(chunks))
+        self.served.append(served)
+        log.info(
+            "gallery service: sent %s to %s (%d entries, %d chunks)", req.flight_id, req.gate, n, len(chunks)
+        )
+        return served
+
+
+def entries_from_faces(faces_dir: Path, identities: Sequence[str] | None = None) -> list[tuple[str, Path]]:
+    """One (opaque id, first photo) per identity folder: a quick gallery for tools and tests."""
+    out = []
+    for i, d in enumerate(sorted(p for p in Path(faces_dir).iterdir() if p.is_dir())):
+        if identities is not None and d.name not in identities:
+            continue
+        photos = sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if photos:
+            out.append((f"T{i:04d}", photos[0]))
+    return out
