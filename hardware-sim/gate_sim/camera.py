@@ -113,6 +113,7 @@ class SimulatedCameraDevice:
         """Fail the next read and refuse to reopen for ``duration_s`` seconds (of the device clock)."""
         self._for = duration_s
         self._unplug_pending = True
+        self._unplugged_until = self._clock() + duration_s
 
     def replug(self) -> None:
         self._unplugged_until = None
