@@ -20,7 +20,7 @@ import onnxruntime as ort
 
 from edge.config.schema import ModelsConfig
 from edge.inference.manifest import Manifest, ModelError, ModelSpec, load_manifest, verify
-from edge.pipeline.detect import FaceDetector, DetectorParams
+from edge.pipeline.detect import DetectorParams, FaceDetector
 from edge.pipeline.embed import FaceEmbedder
 
 log = logging.getLogger(__name__)

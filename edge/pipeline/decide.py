@@ -169,6 +169,8 @@ class DecisionMachine:
     def _finish(self, outcome: Outcome, entry_id: str | None, now: float) -> Decision:
         w = self._walkup
         assert w is not None
+        score: float | None
+        second: float | None
         if outcome is Outcome.MATCH:
             score, second = w.best[entry_id]
         elif w.best:

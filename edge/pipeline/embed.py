@@ -18,7 +18,8 @@ def to_blob(crop: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
 
 def l2_normalise(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return (v / np.maximum(norm, eps)).astype(np.float32)
+    out: np.ndarray = (v / np.maximum(norm, eps)).astype(np.float32)
+    return out
 
 
 class FaceEmbedder:

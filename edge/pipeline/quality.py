@@ -61,7 +61,8 @@ def pose(landmarks: np.ndarray) -> tuple[float, float]:
     axis = mouth_mid - eye_mid
     axis_len = float(np.linalg.norm(axis)) or 1.0
     # Signed distance of the nose from the eye-mouth midline.
-    offset = float(np.cross(axis, nose - eye_mid)) / axis_len
+    rel = nose - eye_mid
+    offset = float(axis[0] * rel[1] - axis[1] * rel[0]) / axis_len
     return abs(offset) / eye_dist, roll
 
 
@@ -73,8 +74,7 @@ def assess(face: Face, crop: np.ndarray, params: QualityParams) -> QualityReport
     centre = grey[20:100, 24:88]
     sharpness = float(cv2.Laplacian(centre, cv2.CV_64F).var())
     brightness = float(centre.mean())
-    grey.fill(0)
-    centre = grey  # the slice was a view; grey is zeroed above
+    grey.fill(0)  # a face image: zero it now (centre is a view of it)
     yaw, roll = pose(face.landmarks)
     issues = []
     if face.box[2] < params.min_face_px:

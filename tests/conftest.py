@@ -1,0 +1,37 @@
+"""Fixtures shared by every test folder: the real face models and the real photos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def faces_root() -> Path:
+    """../shared/faces beside the checkout (CI lays it there), or $GATE_EDGE_FACES."""
+    env = os.environ.get("GATE_EDGE_FACES")
+    return Path(env) if env else (REPO.parent / "shared" / "faces")
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    root = faces_root()
+    if not root.is_dir():
+        pytest.fail(f"face photos not found at {root}: set GATE_EDGE_FACES or lay ../shared beside the repo")
+    return root
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    return REPO / "models" / "cache"
+
+
+@pytest.fixture(scope="session")
+def face_models(model_cache: Path):  # type: ignore[no-untyped-def]
+    from edge.config.schema import ModelsConfig
+    from edge.inference.onnx_runtime import load_face_models
+
+    return load_face_models(ModelsConfig(cache_dir=model_cache))

@@ -1,0 +1,122 @@
+"""The decision state machine: outcomes, the budget, one decision per walk-up."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.pipeline.decide import DecisionMachine, DecisionParams, Observation, Outcome, Phase, frame_vote
+from edge.pipeline.search import Candidate
+
+P = DecisionParams(threshold=0.45, margin=0.05, votes_required=2, max_frames=4, budget_s=2.0,
+                   acquire_timeout_s=3.0, absent_frames_to_reset=3)
+
+
+def cands(best: float, second: float, entry: str = "P-a") -> tuple[Candidate, ...]:
+    return (Candidate(entry, best), Candidate("P-b", second))
+
+
+def usable(t: float, best: float, second: float = 0.1, entry: str = "P-a") -> Observation:
+    return Observation(t=t, present=True, usable=True, candidates=cands(best, second, entry), tag="w001")
+
+
+def test_vote_needs_threshold_and_margin() -> None:
+    assert frame_vote(cands(0.6, 0.2), P) == "P-a"
+    assert frame_vote(cands(0.44, 0.1), P) is None  # below threshold
+    assert frame_vote(cands(0.6, 0.57), P) is None  # runner-up too close: ambiguous
+    assert frame_vote((Candidate("P-a", 0.6),), P) == "P-a"  # gallery of one
+    assert frame_vote((), P) is None
+
+
+def test_match_after_required_votes_then_waits_for_leave() -> None:
+    m = DecisionMachine(P)
+    assert m.observe(usable(0.0, 0.7)) is None
+    d = m.observe(usable(0.1, 0.72))
+    assert d is not None and d.outcome is Outcome.MATCH and d.entry_id == "P-a"
+    assert d.score == 0.72 and d.frames_used == 2 and d.tag == "w001" and d.first_usable_at == 0.0
+    # Same traveller still there: no second decision.
+    for i in range(10):
+        assert m.observe(usable(0.2 + i * 0.1, 0.7)) is None
+    assert m.phase is Phase.DECIDED
+    for i in range(3):
+        m.observe(Observation(t=2 + i * 0.1, present=False))
+    assert m.phase is Phase.IDLE
+
+
+def test_no_match_for_impostor() -> None:
+    m = DecisionMachine(P)
+    m.observe(usable(0.0, 0.3))
+    d = m.observe(usable(0.1, 0.31))
+    assert d is not None and d.outcome is Outcome.NO_MATCH and d.entry_id is None and d.score == 0.31
+
+
+def test_inconsistent_votes_end_as_no_match_after_max_frames() -> None:
+    m = DecisionMachine(P)
+    # Each frame confidently names someone else: never two agreeing votes.
+    outs = [m.observe(usable(i * 0.1, 0.7, entry=f"P-{i}")) for i in range(4)]
+    assert outs[:3] == [None, None, None]
+    assert outs[3] is not None and outs[3].outcome is Outcome.NO_MATCH and outs[3].frames_used == 4
+
+
+def test_timeout_when_budget_runs_out() -> None:
+    m = DecisionMachine(P)
+    m.observe(usable(0.0, 0.7))
+    # Face stays, but frames are unusable for longer than the budget.
+    assert m.observe(Observation(t=1.0, present=True)) is None
+    d = m.observe(Observation(t=2.0, present=True))
+    assert d is not None and d.outcome is Outcome.TIMEOUT
+
+
+def test_failure_to_acquire_when_never_usable() -> None:
+    m = DecisionMachine(P)
+    assert m.observe(Observation(t=0.0, present=True)) is None
+    d = m.observe(Observation(t=3.0, present=True))
+    assert d is not None and d.outcome is Outcome.FAILURE_TO_ACQUIRE and d.frames_used == 0
+
+
+def test_traveller_leaving_before_usable_frame_is_failure_to_acquire_and_resets() -> None:
+    m = DecisionMachine(P)
+    m.observe(Observation(t=0.0, present=True))
+    out = [m.observe(Observation(t=0.1 * i, present=False)) for i in range(1, 4)]
+    assert out[-1] is not None and out[-1].outcome is Outcome.FAILURE_TO_ACQUIRE
+    assert m.phase is Phase.IDLE
+
+
+def test_nobody_means_no_transaction() -> None:
+    m = DecisionMachine(P)
+    assert all(m.observe(Observation(t=i, present=False)) is None for i in range(20))
+
+
+observations = st.builds(
+    Observation,
+    t=st.floats(0, 0.5),
+    present=st.booleans(),
+    usable=st.booleans(),
+    candidates=st.lists(st.builds(Candidate, st.sampled_from(["P-a", "P-b", "P-c"]), st.floats(-1, 1)),
+                        max_size=2).map(lambda c: tuple(sorted(c, key=lambda x: -x.score))),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(observations, max_size=60))
+def test_invariants_on_any_sequence(obs: list[Observation]) -> None:
+    """Whatever arrives: one decision per walk-up, matches only for an entry that was voted for."""
+    m = DecisionMachine(P)
+    t = 0.0
+    decisions = []
+    for o in obs:
+        t += o.t  # time never goes backwards
+        o2 = Observation(t=t, present=o.present, usable=o.usable and o.present,
+                         candidates=o.candidates if o.usable and o.present else ())
+        phase_before = m.phase
+        d = m.observe(o2)
+        if d is not None:
+            assert phase_before is not Phase.DECIDED
+            decisions.append(d)
+            if d.outcome is Outcome.MATCH:
+                assert d.entry_id is not None and d.score is not None and d.score >= P.threshold
+            else:
+                assert d.entry_id is None
+            assert d.decided_at >= d.started_at
+            if d.outcome is not Outcome.FAILURE_TO_ACQUIRE:
+                assert d.frames_used >= 1
