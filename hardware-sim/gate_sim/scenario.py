@@ -309,10 +309,8 @@ def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
     enrolled = {ident: index[ident][0] for ident in manifest}
 
     # -- the walk-ups
-    if spec.walkups is not None:
-        walkups = list(spec.walkups)
-    else:
-        walkups = _generate(spec, manifest, index, rng, problems)
+    given = spec.walkups
+    walkups = list(given) if given is not None else _generate(spec, manifest, index, rng, problems)
     fps = spec.camera.fps
     gap_frames = round(spec.gap_s * fps)
     segments: list[Segment] = []
