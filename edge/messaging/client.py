@@ -177,6 +177,7 @@ class MqttClient:
         self._ack_cv = threading.Condition()
         self._connected = threading.Event()
         self._started = False
+        self._stopping = False
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -254,6 +255,7 @@ class MqttClient:
                 h.wait(timeout)
         except MessagingError as e:
             log.warning("offline status not acknowledged: %s", e)
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
         self._started = False
@@ -272,9 +274,7 @@ class MqttClient:
         if not self.connected:
             raise NotConnected(f"not connected to {self.cfg.host}:{self.cfg.port}")
         try:
-            info = self._client.publish(
-                msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=_props(msg)
-            )
+            info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=_props(msg))
         except (ValueError, TypeError, OSError) as e:
             raise MessagingError(f"cannot publish to {msg.topic!r}: {e}") from e
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
@@ -332,7 +332,7 @@ class MqttClient:
     def _handle_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         was = self._connected.is_set()
         self._connected.clear()
-        if was:
+        if was and not self._stopping:
             self.stats.disconnects += 1
             log.warning("MQTT disconnected: %s; reconnecting with back-off", rc)
             if self._on_connection is not None:

@@ -184,9 +184,7 @@ def _load_json(payload: bytes) -> dict[str, Any] | str:
     return data
 
 
-def _validate(
-    model: type[InboundMessage], data: dict[str, Any]
-) -> InboundMessage | tuple[RejectionCode, str]:
+def _validate(model: type[InboundMessage], data: dict[str, Any]) -> InboundMessage | tuple[RejectionCode, str]:
     got = data.get("schema")
     if got != model.SCHEMA:
         shown = repr(got)[:80] if isinstance(got, str | int | float | type(None)) else type(got).__name__
@@ -261,9 +259,7 @@ def parse(msg: Inbound, ctx: IntakeContext, now: datetime | None = None) -> Pars
         if r.version < known:
             return reject("stale_version", f"{source} config version {r.version} < applied {known}", kind)
         if r.version == known:
-            return reject(
-                "stale_version", f"{source} config version {r.version} already applied", kind, report=False
-            )
+            return reject("stale_version", f"{source} config version {r.version} already applied", kind, report=False)
         return ConfigUpdate(source, r, msg.retained)
 
     if kind is InboundKind.COMMAND:
@@ -302,8 +298,7 @@ def _check_chunk(
     if c.embedding_model != ctx.embedder_id or c.dim != ctx.embedder_dim:
         return reject(
             "wrong_model",
-            f"gallery is for {c.embedding_model!r} dim {c.dim}, loaded is {ctx.embedder_id!r} "
-            f"dim {ctx.embedder_dim}",
+            f"gallery is for {c.embedding_model!r} dim {c.dim}, loaded is {ctx.embedder_id!r} dim {ctx.embedder_dim}",
             kind,
         )
     if c.expires_at <= now:

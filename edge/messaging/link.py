@@ -209,6 +209,9 @@ class GateLink:
                 )
             if isinstance(result, Rejection):
                 self._reject(result)
+                failed = self._fail_pending(result)
+                if failed is not None:
+                    out.append(failed)
             elif isinstance(result, GalleryChunkItem):
                 item = self._gallery_chunk(result)
                 if item is not None:
@@ -242,6 +245,16 @@ class GateLink:
         log.info("gallery %s v%d complete: %d entries", got.flight_id, got.version, len(got))
         return GalleryReady(flight, got)
 
+    def _fail_pending(self, r: Rejection) -> GalleryFailed | None:
+        """A refused chunk of a gallery we asked for: that request can no longer complete."""
+        if r.kind is not InboundKind.GALLERY_RESPONSE or r.request_id is None:
+            return None
+        p = self._pending.pop(r.request_id, None)
+        if p is None:
+            return None
+        self.assembler.discard(r.request_id)
+        return GalleryFailed(p.flight_id, r.request_id, f"{r.code}: {r.reason}")
+
     def _reject(self, r: Rejection) -> None:
         self.stats.rejected[r.code] += 1
         if not r.report:
@@ -249,9 +262,7 @@ class GateLink:
             return
         log.warning("rejected message on %s: %s: %s", r.topic, r.code, r.reason)
         gate = self.topics.gate_id
-        notice = RejectionNotice(
-            gate=gate, topic=r.topic, code=r.code, reason=r.reason, request_id=r.request_id
-        )
+        notice = RejectionNotice(gate=gate, topic=r.topic, code=r.code, reason=r.reason, request_id=r.request_id)
         self._send(OutMessage(self.topics.rejected, notice.to_bytes()))
         if r.kind in (InboundKind.FLEET_CONFIG, InboundKind.GATE_CONFIG):
             self.report_config(

@@ -105,9 +105,7 @@ class Outbox:
             over = self._count(db) - self.max_messages
             if over > 0:
                 # Bounded: the oldest go first, and the loss is counted, not silent.
-                db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (over,)
-                )
+                db.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (over,))
                 self._bump(db, "dropped", over)
                 log.warning("outbox full (%d): dropped the %d oldest message(s)", self.max_messages, over)
         return seq

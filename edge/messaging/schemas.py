@@ -52,14 +52,8 @@ class Message(BaseModel):
 
 
 class InboundMessage(Message):
-    """Inbound messages must state their schema explicitly (a missing one is a wrong schema)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _require_schema(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "schema" not in data:
-            raise ValueError(f"missing 'schema' (expected {cls.SCHEMA!r})")
-        return data
+    """Inbound messages: intake rejects a payload whose ``schema`` is missing or different
+    (constructing one in Python fills it in)."""
 
 
 def _schema_field(value: str) -> Any:
@@ -111,20 +105,22 @@ _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 class GalleryEntry(Message):
-    """One enrolled traveller: an opaque id and EITHER a template OR a photo (base64)."""
+    """One enrolled traveller: an opaque id and EITHER a template OR a photo (base64 JPEG/PNG/WebP)."""
 
     id: str = Field(..., pattern=ID_PATTERN)
     template: str | None = Field(
         None, max_length=MAX_B64_CHARS, description="base64 of dim float32 little-endian values"
     )
-    photo: str | None = Field(None, max_length=MAX_B64_CHARS, description="base64 JPEG or PNG")
+    photo: str | None = Field(None, max_length=MAX_B64_CHARS, description="base64 JPEG, PNG or WebP")
 
     @model_validator(mode="after")
     def _one_of(self) -> GalleryEntry:
         if (self.template is None) == (self.photo is None):
             raise ValueError("an entry needs exactly one of 'template' or 'photo'")
-        if self.photo is not None and not _b64decode(self.photo, "photo").startswith(_IMAGE_MAGIC):
-            raise ValueError("photo is neither JPEG nor PNG")
+        if self.photo is not None:
+            head = _b64decode(self.photo, "photo")[:16]
+            if not (head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+                raise ValueError("photo is not a JPEG, PNG or WebP image")
         return self
 
 
@@ -272,9 +268,7 @@ class ResumeCommand(CommandRequest):
 
 class CloseFlightCommand(CommandRequest):
     NAME: ClassVar[str] = "close_flight"
-    flight_id: str | None = Field(
-        None, pattern=ID_PATTERN, description="must match the live flight, if given"
-    )
+    flight_id: str | None = Field(None, pattern=ID_PATTERN, description="must match the live flight, if given")
 
 
 COMMANDS: dict[str, type[CommandRequest]] = {

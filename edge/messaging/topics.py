@@ -147,6 +147,4 @@ class Topics:
     @classmethod
     def from_config(cls, gate_id: str, mqtt: object) -> Topics:
         """Build from an :class:`edge.config.schema.MqttConfig` (duck-typed to avoid a cycle)."""
-        return cls(
-            gate_id, getattr(mqtt, "gate_prefix", "gate/v1"), getattr(mqtt, "fleet_prefix", "fleet/v1")
-        )
+        return cls(gate_id, getattr(mqtt, "gate_prefix", "gate/v1"), getattr(mqtt, "fleet_prefix", "fleet/v1"))

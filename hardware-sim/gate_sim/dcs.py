@@ -47,9 +47,7 @@ class DepartureControl:
         now = datetime.now(timezone.utc)
         departure = departure or now + timedelta(minutes=40)
         close_time = close_time or departure - timedelta(minutes=10)
-        a = Assignment(
-            gate=gate, flight_id=flight_id, departure=departure, close_time=close_time, issued_at=now
-        )
+        a = Assignment(gate=gate, flight_id=flight_id, departure=departure, close_time=close_time, issued_at=now)
         return self._publish(gate, a)
 
     def close(self, gate: str) -> Assignment:

@@ -81,9 +81,7 @@ class FleetAdmin:
         self.client.publish(OutMessage(topic, desired.to_bytes(), retain=True)).wait(5.0)
         return topic
 
-    def command(
-        self, gate: str, name: str, args: dict[str, Any], timeout: float = 5.0
-    ) -> dict[str, Any] | None:
+    def command(self, gate: str, name: str, args: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
         """Send a command and wait for its reply (None on timeout). Needs a client subscribed to
         nothing else: it subscribes to its own reply topic for this call."""
         t = Topics.from_config(gate, self.mqtt)

@@ -54,6 +54,7 @@ class GalleryService:
         dim: int = 128,
         embed: Callable[[bytes], np.ndarray] | None = None,
         chunk_size: int = 8,
+        max_chunk_bytes: int = 1024 * 1024,
         ttl: timedelta = timedelta(hours=6),
         gallery_version: int = 1,
         client_id: str = "gallery-service",
@@ -64,6 +65,7 @@ class GalleryService:
         self.dim = dim
         self.embed = embed
         self.chunk_size = max(1, chunk_size)
+        self.max_chunk_bytes = max_chunk_bytes
         self.ttl = ttl
         self.gallery_version = gallery_version
         self.sabotage: Sabotage | None = None
@@ -121,7 +123,7 @@ class GalleryService:
         if bad == "bad_template" and entries:
             entries[0] = GalleryEntry(id=entries[0].id, template=base64.b64encode(b"\0" * 12).decode())
         now = datetime.now(timezone.utc)
-        chunks = [entries[i : i + self.chunk_size] for i in range(0, len(entries), self.chunk_size)] or [[]]
+        chunks = self._split(entries)
         out = []
         for i, part in enumerate(chunks):
             body = {
@@ -131,9 +133,7 @@ class GalleryService:
                 "gallery_version": self.gallery_version,
                 "embedding_model": "arcface_r100" if bad == "wrong_model" else self.embedding_model,
                 "dim": self.dim,
-                "expires_at": (
-                    now - timedelta(minutes=1) if bad == "expired" else now + self.ttl
-                ).isoformat(),
+                "expires_at": (now - timedelta(minutes=1) if bad == "expired" else now + self.ttl).isoformat(),
                 "chunk_index": i,
                 "chunk_count": len(chunks),
                 "total_entries": len(entries),
@@ -143,6 +143,19 @@ class GalleryService:
             out.append(payload[:-7] if bad == "malformed" else payload)
         return out
 
+    def _split(self, entries: list[GalleryEntry]) -> list[list[GalleryEntry]]:
+        """Chunks of at most ``chunk_size`` entries and (roughly) ``max_chunk_bytes`` each."""
+        chunks: list[list[GalleryEntry]] = [[]]
+        size = 0
+        for e in entries:
+            n = len(e.photo or e.template or "") + 64
+            if chunks[-1] and (len(chunks[-1]) >= self.chunk_size or size + n > self.max_chunk_bytes):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(e)
+            size += n
+        return chunks
+
     def answer(self, req: GalleryRequest, response_topic: str, correlation: bytes) -> Served:
         chunks = self.build(req.gate, req.flight_id)
         for payload in chunks:
@@ -150,19 +163,21 @@ class GalleryService:
         n = sum(len(json.loads(c).get("entries", [])) for c in chunks if c.endswith(b"}"))
         served = Served(req.gate, req.flight_id, self.gallery_version, n, gallery_digest(chunks))
         self.served.append(served)
-        log.info(
-            "gallery service: sent %s to %s (%d entries, %d chunks)", req.flight_id, req.gate, n, len(chunks)
-        )
+        log.info("gallery service: sent %s to %s (%d entries, %d chunks)", req.flight_id, req.gate, n, len(chunks))
         return served
 
 
-def entries_from_faces(faces_dir: Path, identities: Sequence[str] | None = None) -> list[tuple[str, Path]]:
-    """One (opaque id, first photo) per identity folder: a quick gallery for tools and tests."""
+def entries_from_faces(
+    faces_dir: Path, identities: Sequence[str] | None = None, max_bytes: int = 2 * 1024 * 1024
+) -> list[tuple[str, Path]]:
+    """One (opaque id, first photo under ``max_bytes``) per identity folder: a quick gallery."""
     out = []
     for i, d in enumerate(sorted(p for p in Path(faces_dir).iterdir() if p.is_dir())):
         if identities is not None and d.name not in identities:
             continue
-        photos = sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        photos = sorted(
+            p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.stat().st_size <= max_bytes
+        )
         if photos:
             out.append((f"T{i:04d}", photos[0]))
     return out
