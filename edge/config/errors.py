@@ -64,9 +64,7 @@ class ConfigError(ValueError):
     """The configuration is invalid; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[ConfigIssue], source: str | None = None) -> None:
-        self.issues: list[ConfigIssue] = list(issues) or [
-            ConfigIssue(ROOT_PATH, None, "a valid configuration")
-        ]
+        self.issues: list[ConfigIssue] = list(issues) or [ConfigIssue(ROOT_PATH, None, "a valid configuration")]
         self.source = source
         super().__init__(format_issues(self.issues, source))
 

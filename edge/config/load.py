@@ -60,14 +60,18 @@ class LoadedYaml(NamedTuple):
 # --------------------------------------------------------------------------- YAML
 def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
     """Parse one YAML document, remembering where each key is; ConfigError on bad syntax."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # checks for unprintable characters already
         node = loader.get_single_node()
         if node is None:
             return LoadedYaml({}, {})
         lines: dict[str, tuple[int, int]] = {}
         dup_issues: list[ConfigIssue] = []
         _index_nodes(node, [], lines, dup_issues)
+        if len(lines) > _MAX_NODES:
+            # anchors and aliases can make a small file expand enormously ("billion laughs")
+            raise ConfigError([ConfigIssue("<yaml>", f"{len(lines)}+ keys", "a config of sane size")], source)
         if dup_issues:
             raise ConfigError(dup_issues, source)
         data = loader.construct_document(node)
@@ -87,13 +91,19 @@ def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
     except RecursionError:
         raise ConfigError([ConfigIssue("<yaml>", MISSING, "YAML nested less deeply")], source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return LoadedYaml(data, lines)
+
+
+_MAX_NODES = 20_000
 
 
 def _index_nodes(
     node: yaml.Node, path: list[str | int], lines: dict[str, tuple[int, int]], dups: list[ConfigIssue]
 ) -> None:
+    if len(lines) > _MAX_NODES:
+        return
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -101,9 +111,7 @@ def _index_nodes(
             here = [*path, key]
             where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in seen and key != "<<":
-                dups.append(
-                    ConfigIssue(dotted(here), key, "each key once in a mapping (duplicate key)", None, *where)
-                )
+                dups.append(ConfigIssue(dotted(here), key, "each key once in a mapping (duplicate key)", None, *where))
             seen.add(key)
             lines.setdefault(dotted(here), where)
             _index_nodes(value_node, here, lines, dups)
@@ -137,9 +145,7 @@ def expand_env(data: Any, env: Mapping[str, str] | None = None, _path: tuple[str
     return out
 
 
-def _expand_one(
-    text: str, env: Mapping[str, str], path: tuple[str | int, ...], issues: list[ConfigIssue]
-) -> str:
+def _expand_one(text: str, env: Mapping[str, str], path: tuple[str | int, ...], issues: list[ConfigIssue]) -> str:
     def repl(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name not in EXPANDABLE_ENV:
@@ -162,9 +168,7 @@ def _expand_one(
 
 
 # --------------------------------------------------------------------------- validate / load
-def validate(
-    data: Any, source: str | None = None, lines: Mapping[str, tuple[int, int]] | None = None
-) -> GateConfig:
+def validate(data: Any, source: str | None = None, lines: Mapping[str, tuple[int, int]] | None = None) -> GateConfig:
     """Validate a plain mapping into a GateConfig; raises only ConfigError, listing every issue."""
     try:
         return GateConfig.model_validate(data)
