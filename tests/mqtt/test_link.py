@@ -263,8 +263,7 @@ def test_gallery_request_that_gets_a_bad_gallery_fails_cleanly(
                 link,
                 lambda g: (
                     any(isinstance(i, GalleryFailed) for i in g)
-                    or (link.stats.rejected.total() > 0
-                    and not link._pending)
+                    or (link.stats.rejected.total() > 0 and not link._pending)
                 ),
                 10,
             )
