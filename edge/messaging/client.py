@@ -354,7 +354,7 @@ class MqttClient:
             payload=b"" if oversized is not None else bytes(message.payload),
             response_topic=getattr(props, "ResponseTopic", None),
             correlation_data=getattr(props, "CorrelationData", None),
-            user_properties=tuple(tuple(p) for p in getattr(props, "UserProperty", []) or []),  # type: ignore[misc]
+            user_properties=tuple(tuple(p) for p in getattr(props, "UserProperty", []) or []),
             retained=bool(message.retain),
             oversized_bytes=oversized,
         )

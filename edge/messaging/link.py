@@ -11,6 +11,7 @@ returns typed, validated items. Nothing here changes the app's state: the app ap
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -181,7 +182,7 @@ class GateLink:
         if gate_config_version is not None:
             upd["gate_config_version"] = gate_config_version
         if upd:
-            self._ctx = _replace(self._ctx, **upd)
+            self._ctx = dataclasses.replace(self._ctx, **upd)
         if applied_config_version is not None:
             self.applied_config_version = applied_config_version
 
@@ -194,7 +195,7 @@ class GateLink:
         while len(raw) < max_items and (m := self.client.get()) is not None:
             raw.append(m)
         for m in raw:
-            self._ctx = _replace(self._ctx, pending_gallery_requests=frozenset(self._pending))
+            self._ctx = dataclasses.replace(self._ctx, pending_gallery_requests=frozenset(self._pending))
             try:
                 result = parse(m, self._ctx)
             except Exception:  # parse is meant never to raise; this keeps one bad message from stopping us
@@ -240,7 +241,7 @@ class GateLink:
         p = self._pending.pop(chunk.correlation_id, None)
         flight = p.flight_id if p else chunk.flight_id
         if isinstance(got, Rejection):
-            self._reject(_replace_rej(got, self.topics.gallery_response))
+            self._reject(dataclasses.replace(got, topic=self.topics.gallery_response))
             return GalleryFailed(flight, chunk.correlation_id, got.reason)
         log.info("gallery %s v%d complete: %d entries", got.flight_id, got.version, len(got))
         return GalleryReady(flight, got)
@@ -408,15 +409,3 @@ class GateLink:
                 log.info("outbox paused: %s", e)
                 return
             self.outbox.sent(row.id, h.mid)
-
-
-def _replace(ctx: IntakeContext, **kw: Any) -> IntakeContext:
-    import dataclasses
-
-    return dataclasses.replace(ctx, **kw)
-
-
-def _replace_rej(r: Rejection, topic: str) -> Rejection:
-    import dataclasses
-
-    return dataclasses.replace(r, topic=topic)
