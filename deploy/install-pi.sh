@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Install gate-edge on Raspberry Pi OS (bookworm, 64-bit) with a CSI camera through picamera2.
+set -euo pipefail
+DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deploy/lib.sh
+. "$DEPLOY_DIR/lib.sh"
+
+usage() {
+    cat <<USAGE
+Usage: sudo $0 [--source DIR|WHEEL] [--config EXAMPLE.yaml] [--no-start]
+
+Installs gate-edge on a Raspberry Pi: python3-picamera2 from Raspberry Pi OS (libcamera is only
+packaged there), a venv in $VENV created with --system-site-packages so it sees picamera2,
+and the pins that keep those apt packages working (they are built against numpy 1.x):
+numpy<2 and opencv-python-headless<4.12, in $PREFIX/constraints.txt. Then the models, the
+config (default config/pi-gate.yaml) and the systemd unit. Safe to run again to upgrade.
+
+  --source    the gate-edge repository folder or a wheel (default: $(dirname "$DEPLOY_DIR"))
+  --config    example config to install when /etc/gate-edge/gate.yaml does not exist
+  --no-start  install and enable, but do not (re)start the service
+USAGE
+}
+
+SOURCE=$(dirname "$DEPLOY_DIR")
+EXAMPLE="$SOURCE/config/pi-gate.yaml"
+START=yes
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        -h|--help) usage; exit 0 ;;
+        --source) SOURCE=$2; shift 2 ;;
+        --config) EXAMPLE=$2; shift 2 ;;
+        --no-start) START=no; shift ;;
+        *) usage >&2; die "unknown option $1" ;;
+    esac
+done
+require_root "$@"
+
+grep -qi "raspberry pi" /proc/device-tree/model 2>/dev/null || log "warning: this does not look like a Raspberry Pi"
+
+log "system packages (picamera2 and libcamera from Raspberry Pi OS)"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip \
+    python3-picamera2 rpicam-apps-lite >/dev/null
+
+ensure_user
+make_venv python3 --system-site-packages
+mkdir -p "$PREFIX"
+cat > "$PREFIX/constraints.txt" <<'PINS'
+# python3-picamera2 and python3-libcamera are built against numpy 1.x
+numpy<2
+# the last opencv wheels that work with numpy 1.x
+opencv-python-headless<4.12
+PINS
+install_package "$SOURCE" -c "$PREFIX/constraints.txt"
+"$VENV/bin/python" -c "import picamera2, numpy; print('picamera2 ok, numpy', numpy.__version__)" \
+    || die "picamera2 is not importable from the venv: is python3-picamera2 installed?"
+install_config "$EXAMPLE"
+fetch_models
+install_unit
+log "cameras found:"; rpicam-hello --list-cameras 2>/dev/null || echo "  none (check the ribbon cable)"
+finish "$START"
