@@ -118,7 +118,7 @@ def stderr_is_journal(env: Mapping[str, str] | None = None, stream: IO[str] | No
 
 def _journal_handler() -> logging.Handler | None:
     try:
-        from systemd.journal import JournalHandler  # type: ignore[import-not-found]
+        from systemd.journal import JournalHandler
     except ImportError:
         return None
     handler: logging.Handler = JournalHandler(SYSLOG_IDENTIFIER="gate-edge")
@@ -151,7 +151,7 @@ def setup_logging(
     cfg: LoggingConfig | None = None, env: Mapping[str, str] | None = None, stream: IO[str] | None = None
 ) -> logging.Handler:
     """Install the handler on the root logger; idempotent (call again when `logging` changes live)."""
-    cfg = cfg or LoggingConfig()
+    cfg = cfg or LoggingConfig.model_validate({})
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
