@@ -166,7 +166,7 @@ class DecisionConfig(_Section):
     max_frames: int = Field(5, ge=1, le=100, description="usable frames after which no-match is final")
     budget_s: float = Field(2.0, gt=0, le=30, description="from first usable frame to the event")
     acquire_timeout_s: float = Field(3.0, gt=0, le=60, description="face present but never usable")
-    absent_frames_to_reset: int = Field(5, ge=1, le=300, description="empty frames that end a walk-up")
+    absent_frames_to_reset: int = Field(3, ge=1, le=300, description="empty frames that end a walk-up")
 
 
 class GalleryConfig(_Section):

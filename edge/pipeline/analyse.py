@@ -62,7 +62,7 @@ class FrameAnalyser:
         out.timings_ms["detect"] = (t1 - t0) * 1e3
         out.faces = len(faces)
         h, w = frame.shape[:2]
-        out.traveller = select_traveller(faces, self.zone, w, h)
+        out.traveller = select_traveller(faces, self.zone, w, h, self.quality.min_face_px)
         if out.traveller is None or not embed:
             return out
         crop = align(frame, out.traveller.landmarks, scratch)

@@ -32,7 +32,7 @@ class DecisionParams:
     max_frames: int = 5
     budget_s: float = 2.0
     acquire_timeout_s: float = 3.0
-    absent_frames_to_reset: int = 5
+    absent_frames_to_reset: int = 3
 
 
 class Outcome(str, enum.Enum):
@@ -110,6 +110,10 @@ class DecisionMachine:
 
     def reset(self) -> None:
         self.phase, self._walkup, self._absent = Phase.IDLE, None, 0
+
+    def hold(self) -> None:
+        """Start no transaction until the zone has been empty (e.g. after an opt-out window)."""
+        self.phase, self._walkup, self._absent = Phase.DECIDED, None, 0
 
     def observe(self, obs: Observation) -> Decision | None:
         p = self.params

@@ -19,7 +19,11 @@ def in_zone(face: Face, zone: Zone, width: int, height: int) -> bool:
     return x0 * width <= cx <= x1 * width and y0 * height <= cy <= y1 * height
 
 
-def select_traveller(faces: Sequence[Face], zone: Zone, width: int, height: int) -> Face | None:
-    """The largest face whose centre lies in the capture zone, or None."""
-    candidates = [f for f in faces if in_zone(f, zone, width, height)]
+def select_traveller(faces: Sequence[Face], zone: Zone, width: int, height: int, min_px: float = 0.0) -> Face | None:
+    """The largest face whose centre lies in the capture zone and is at least ``min_px`` wide, or None.
+
+    Smaller faces are people further back than the capture distance: they neither start nor hold
+    a transaction.
+    """
+    candidates = [f for f in faces if f.box[2] >= min_px and in_zone(f, zone, width, height)]
     return max(candidates, key=lambda f: f.area, default=None)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from edge.config.schema import MqttConfig
@@ -44,6 +45,26 @@ class Served:
     digest: str
 
 
+def passport_jpeg(data: bytes, max_side: int | None) -> bytes:
+    """A photo as a gallery service would hold it: JPEG, at most ``max_side`` pixels on its long side.
+
+    Passport and visa photos are small (ICAO 9303 portraits are a few hundred pixels across and tens
+    of kilobytes); test photos straight from a camera are megabytes. ``None`` sends the file as it is.
+    """
+    if max_side is None:
+        return data
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return data  # let the gate reject what it cannot decode
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    image.fill(0)
+    return encoded.tobytes() if ok else data
+
+
 class GalleryService:
     def __init__(
         self,
@@ -58,6 +79,7 @@ class GalleryService:
         ttl: timedelta = timedelta(hours=6),
         gallery_version: int = 1,
         client_id: str = "gallery-service",
+        photo_max_side: int | None = 640,
     ) -> None:
         self.mqtt = mqtt
         self.entries = entries
@@ -68,6 +90,7 @@ class GalleryService:
         self.max_chunk_bytes = max_chunk_bytes
         self.ttl = ttl
         self.gallery_version = gallery_version
+        self.photo_max_side = photo_max_side
         self.sabotage: Sabotage | None = None
         self.served: list[Served] = []
         self.errors: list[str] = []
@@ -110,7 +133,7 @@ class GalleryService:
     def _entry(self, gid: str, path: Path) -> GalleryEntry:
         data = Path(path).read_bytes()
         if self.embed is None:
-            return GalleryEntry(id=gid, photo=base64.b64encode(data).decode())
+            return GalleryEntry(id=gid, photo=base64.b64encode(passport_jpeg(data, self.photo_max_side)).decode())
         vec = np.asarray(self.embed(data), dtype="<f4").reshape(-1)
         return GalleryEntry(id=gid, template=base64.b64encode(vec.tobytes()).decode())
 

@@ -1,0 +1,145 @@
+"""Turning a received flight gallery into a live, searchable one, off the frame loop.
+
+Photos are decoded and embedded in a background thread (the frame loop keeps serving the current
+gallery); the finished :class:`LiveGallery` is handed back through a queue and swapped in by the
+daemon between transactions. Every buffer on the way (encoded photo, decoded image, crop,
+template) is zeroed once used; the live gallery's own matrix is zeroed when it is wiped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import cv2
+import numpy as np
+
+from edge.index import build_index
+from edge.messaging.intake import Gallery
+from edge.pipeline.analyse import FrameAnalyser
+from edge.pipeline.embed import l2_normalise
+from edge.pipeline.search import GalleryIndex
+from edge.pipeline.wipe import wiped
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveGallery:
+    flight_id: str
+    version: int
+    expires_at: datetime
+    sha256: str
+    index: GalleryIndex
+    entries: int
+    failed_ids: list[str] = field(default_factory=list)  # photos with no usable face (failures to enrol)
+
+    def wipe(self) -> int:
+        n = self.index.size
+        self.index.wipe()
+        return n
+
+
+@dataclass
+class GalleryProgress:
+    flight_id: str | None = None
+    version: int | None = None
+    total: int = 0
+    done: int = 0
+    state: str = "none"  # none | requested | loading | live
+
+
+def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entries: int,
+                       progress: Callable[[int, int], None] = lambda done, total: None) -> LiveGallery:
+    """Embed photos (templates are taken as they are), build the index, wipe every input buffer.
+
+    The received ``gallery`` is wiped on return, whatever happens: from then on the only copy of the
+    templates is inside the index.
+    """
+    dim = analyser.embedder.dim
+    total = len(gallery.items)
+    matrix = np.zeros((total, dim), np.float32)
+    ids: list[str] = []
+    failed: list[str] = []
+    try:
+        for n, item in enumerate(gallery.items, 1):
+            if item.template is not None:
+                matrix[len(ids)] = l2_normalise(item.template)
+                ids.append(item.id)
+            elif item.photo is not None:
+                with wiped() as scratch:
+                    encoded = scratch.track(np.frombuffer(item.photo, np.uint8))
+                    image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+                    if image is None:
+                        failed.append(item.id)
+                        log.warning("gallery %s: entry %s: photo cannot be decoded", gallery.flight_id, item.id)
+                    else:
+                        scratch.track(image)
+                        enrolled = analyser.enrol(image, scratch)
+                        if enrolled is None:
+                            failed.append(item.id)
+                            log.warning("gallery %s: entry %s: no face found in photo (failure to enrol)",
+                                        gallery.flight_id, item.id)
+                        else:
+                            matrix[len(ids)] = enrolled[0]
+                            ids.append(item.id)
+            item.wipe()
+            if n % 25 == 0 or n == total:
+                progress(n, total)
+        index = build_index(ids, matrix[: len(ids)], exact_max_entries)
+        return LiveGallery(gallery.flight_id, gallery.version, gallery.expires_at, gallery.sha256, index,
+                           len(ids), failed)
+    finally:
+        matrix.fill(0)
+        gallery.wipe()
+
+
+class GalleryLoader:
+    """One background worker that builds galleries; results are collected with :meth:`take`."""
+
+    def __init__(self, analyser: FrameAnalyser, exact_max_entries: Callable[[], int]) -> None:
+        self._analyser = analyser
+        self._exact_max = exact_max_entries
+        self._jobs: queue.Queue[Gallery | None] = queue.Queue()
+        self._done: queue.Queue[LiveGallery | Exception] = queue.Queue()
+        self.progress = GalleryProgress()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="gallery-loader", daemon=True)
+        self._thread.start()
+
+    def submit(self, gallery: Gallery) -> None:
+        with self._lock:
+            self.progress = GalleryProgress(gallery.flight_id, gallery.version, len(gallery.items), 0, "loading")
+        self._jobs.put(gallery)
+
+    def take(self) -> LiveGallery | Exception | None:
+        try:
+            return self._done.get_nowait()
+        except queue.Empty:
+            return None
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+        while (left := self.take()) is not None:  # a gallery finished after the last swap
+            if isinstance(left, LiveGallery):
+                left.wipe()
+
+    def _work(self) -> None:
+        while (gallery := self._jobs.get()) is not None:
+            try:
+                def report(done: int, total: int, g: Gallery = gallery) -> None:
+                    with self._lock:
+                        self.progress.done = done
+                    log.info("gallery %s v%s: %d/%d entries loaded", g.flight_id, g.version, done, total)
+
+                live = build_live_gallery(gallery, self._analyser, self._exact_max(), report)
+                self._done.put(live)
+            except Exception as exc:  # one bad gallery must not end the worker
+                gallery.wipe()
+                log.exception("gallery %s could not be loaded", gallery.flight_id)
+                self._done.put(exc)
