@@ -1,0 +1,35 @@
+"""A camera that stops delivering (simulated unplug) shows as degraded in the gate's status and comes
+back to ok when frames return, with no process restart and the gate still deciding afterwards."""
+
+from __future__ import annotations
+
+from edge.inference.onnx_runtime import FaceModels
+
+from .conftest import World, decisions, gallery_live, wait_for
+
+
+def test_unplugged_camera_degrades_the_status_and_recovers(world: World, face_models: FaceModels) -> None:
+    cfg = world.config()
+    device = world.device()
+    source = world.source(cfg, device)
+    run = world.start_daemon(cfg, face_models, source=source)
+    world.board()
+    gallery_live(world)
+    world.watcher.wait_latest(world.topics.status, lambda s: s["camera"] == "ok", what="camera ok")
+    seen = len(world.watcher.on(world.topics.status))
+
+    for round_no in range(2):  # twice: recovery must not be a one-off
+        device.unplug(2.0)
+        world.watcher.wait(world.topics.status, lambda s: s["camera"] == "degraded", 20, "camera degraded")
+        wait_for(lambda: source.stats.reconnects >= round_no + 1, 20, "the capture to reopen the camera")
+        world.watcher.wait_latest(world.topics.status, lambda s: s["camera"] == "ok", 20, "camera ok again")
+        later = world.watcher.on(world.topics.status)[seen:]
+        cams = [s["camera"] for s in later]
+        assert "degraded" in cams and cams[-1] == "ok"
+        assert all(s["online"] for s in later)
+        seen = len(world.watcher.on(world.topics.status))
+
+    assert run.alive and source.stats.errors >= 2
+    n = len(decisions(world))
+    wait_for(lambda: len(decisions(world)) > n, 30, "a decision after the camera came back")
+    run.stop()
