@@ -21,7 +21,8 @@ def test_unplugged_camera_degrades_the_status_and_recovers(world: World, face_mo
     for round_no in range(2):  # twice: recovery must not be a one-off
         device.unplug(2.0)
         world.watcher.wait(world.topics.status, lambda s: s["camera"] == "degraded", 20, "camera degraded")
-        wait_for(lambda: source.stats.reconnects >= round_no + 1, 20, "the capture to reopen the camera")
+        want = round_no + 1
+        wait_for(lambda: source.stats.reconnects >= want, 20, "the capture to reopen the camera")  # noqa: B023
         world.watcher.wait_latest(world.topics.status, lambda s: s["camera"] == "ok", 20, "camera ok again")
         later = world.watcher.on(world.topics.status)[seen:]
         cams = [s["camera"] for s in later]
