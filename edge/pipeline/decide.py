@@ -26,8 +26,8 @@ from edge.pipeline.search import Candidate
 
 @dataclass(frozen=True)
 class DecisionParams:
-    threshold: float = 0.45
-    margin: float = 0.05
+    threshold: float = 0.46
+    margin: float = 0.02
     votes_required: int = 1
     max_frames: int = 5
     budget_s: float = 2.0

@@ -17,9 +17,9 @@ from edge.pipeline.types import Face
 
 @dataclass(frozen=True)
 class QualityParams:
-    min_face_px: int = 40  # face box width in frame pixels
-    min_sharpness: float = 20.0  # variance of the Laplacian of the aligned grey crop
-    max_yaw: float = 0.45  # |nose offset from eye midline| / eye distance
+    min_face_px: int = 24  # face box width in frame pixels
+    min_sharpness: float = 10.0  # variance of the Laplacian of the aligned grey crop
+    max_yaw: float = 0.6  # |nose offset from eye midline| / eye distance
     max_roll_deg: float = 25.0
     min_brightness: float = 40.0
     max_brightness: float = 220.0
