@@ -1,25 +1,23 @@
-"""onnxruntime sessions for the face models: the only module that imports onnxruntime and onnx.
+"""onnxruntime sessions for the face models: the only module that imports onnxruntime.
 
-Two in-memory graph fixes (the files on disk stay byte-identical to the manifest):
-- YuNet declares a fixed 640x640 input although the graph is size-agnostic; the declared height and
-  width are made symbolic so frames run at their own (padded) size.
-- SFace lists its weights as graph inputs, which blocks constant folding; dropping them from the
-  inputs gives the same output and ~25% less time.
+Sessions are opened from the derived copies of the verified model files (see
+:mod:`edge.inference.derive` for what is patched and why it happens in a separate process).
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from edge.config.schema import ModelsConfig
-from edge.inference.manifest import Manifest, ModelError, ModelSpec, load_manifest, verify
+from edge.inference.manifest import Manifest, ModelError, ModelSpec, load_manifest, sha256_file, verify
 from edge.pipeline.detect import DetectorParams, FaceDetector
 from edge.pipeline.embed import FaceEmbedder
 
@@ -41,18 +39,21 @@ class OnnxModel:
         return list(self.session.get_providers())
 
 
-def _relax_input_dims(model: onnx.ModelProto) -> None:
-    for inp in model.graph.input:
-        dims = inp.type.tensor_type.shape.dim
-        if len(dims) == 4:
-            dims[2].dim_param, dims[3].dim_param = "H", "W"
+def derived_model(spec: ModelSpec, source: Path, cache_dir: Path) -> Path:
+    """The runtime copy of a verified model, derived once (in a child process) and re-checked each load.
 
-
-def _drop_initializer_inputs(model: onnx.ModelProto) -> None:
-    weights = {init.name for init in model.graph.initializer}
-    keep = [i for i in model.graph.input if i.name not in weights]
-    del model.graph.input[:]
-    model.graph.input.extend(keep)
+    It is named after the original's sha256, so a new model never meets an old copy; its own hash is
+    stored beside it and a copy that no longer matches (a torn write, corruption) is derived again.
+    """
+    dest = cache_dir / "derived" / f"{source.stem}.{spec.sha256[:16]}.onnx"
+    stamp = dest.with_suffix(".sha256")
+    if dest.is_file() and stamp.is_file() and sha256_file(dest) == stamp.read_text().strip():
+        return dest
+    proc = subprocess.run([sys.executable, "-m", "edge.inference.derive", spec.role, str(source), str(dest)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ModelError(f"cannot prepare {source} for onnxruntime: {proc.stderr.strip()[-500:]}")
+    return dest
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -85,15 +86,9 @@ def load_model(spec: ModelSpec, cfg: ModelsConfig, cache_dir: Path | None = None
     """Verify, patch in memory and open one model; checks the requested providers are really active."""
     cache_dir = Path(cache_dir or cfg.cache_dir)
     path = verify(spec, cache_dir)
+    runtime_copy = derived_model(spec, path, cache_dir)
     try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # onnx raises protobuf DecodeError and others for garbage
-        raise ModelError(f"model file {path} cannot be parsed as ONNX: {exc}") from None
-    if spec.role == "detector":
-        _relax_input_dims(model)
-    _drop_initializer_inputs(model)
-    try:
-        session = ort.InferenceSession(model.SerializeToString(), sess_options=session_options(cfg.threads),
+        session = ort.InferenceSession(str(runtime_copy), sess_options=session_options(cfg.threads),
                                        providers=_providers(cfg, cache_dir))
     except Exception as exc:
         raise ModelError(f"onnxruntime cannot load {path}: {exc}") from None
