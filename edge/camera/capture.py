@@ -64,9 +64,7 @@ class CaptureWorker:
             if self._thread is not None:
                 return
             self._started_at = self._clock()
-            self._thread = threading.Thread(
-                target=self._run, name=f"capture-{self._device.name}", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name=f"capture-{self._device.name}", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:

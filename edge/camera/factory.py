@@ -47,7 +47,8 @@ def create_device(camera: CameraConfig) -> CameraDevice:
         except ImportError as exc:  # a production install without the simulator
             raise CameraUnavailable(f"the simulated camera needs the gate_sim package: {exc}") from exc
         try:
-            return SimulatedCameraDevice.from_config(camera)
+            device: CameraDevice = SimulatedCameraDevice.from_config(camera)
+            return device
         except ScenarioError as exc:
             raise CameraUnavailable(str(exc)) from exc
     raise CameraUnavailable(f"unknown camera backend {getattr(camera, 'backend', camera)!r}")

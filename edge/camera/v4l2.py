@@ -66,7 +66,10 @@ class V4l2CameraDevice:
         if got != (self._cfg.width, self._cfg.height):
             log.warning(
                 "camera %s: asked for %dx%d, the driver gave %dx%d",
-                self.name, self._cfg.width, self._cfg.height, *got,
+                self.name,
+                self._cfg.width,
+                self._cfg.height,
+                *got,
             )
         self._cap = cap
 

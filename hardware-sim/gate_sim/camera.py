@@ -88,8 +88,7 @@ class SimulatedCameraDevice:
             self._segment, self._frame = 0, 0
         seg = self.scenario.segments[self._segment]
         images = self._images_for_segment()
-        frame = self._renderer.render(seg.conditions, self._frame, seg.frames, images,
-                                      walk_no=self._segment)
+        frame = self._renderer.render(seg.conditions, self._frame, seg.frames, images, walk_no=self._segment)
         tag = seg.walk_id
         self._frame += 1
         if self._frame >= seg.frames:
@@ -126,8 +125,7 @@ class SimulatedCameraDevice:
         if self._images_for != self._segment:
             self._drop_images()
             try:
-                self._images = WalkUpImages(seg.photo, seg.bystander_photo, seg.conditions,
-                                            self.scenario.camera.height)
+                self._images = WalkUpImages(seg.photo, seg.bystander_photo, seg.conditions, self.scenario.camera.height)
             except (RenderError, OSError) as exc:
                 raise CameraError(f"{self.name}: {exc}") from exc
             self._images_for = self._segment
@@ -150,7 +148,8 @@ class SimulatedCameraDevice:
             self._next_due = self._clock()  # far behind: skip ahead instead of bursting
 
 
-def open_scenario_camera(scenario: str | Path, faces_dir: str | Path | None = None, seed: int | None = None,
-                         realtime: bool = False) -> SimulatedCameraDevice:
+def open_scenario_camera(
+    scenario: str | Path, faces_dir: str | Path | None = None, seed: int | None = None, realtime: bool = False
+) -> SimulatedCameraDevice:
     """Convenience for tools (record, demo): load a scenario file and wrap it in a device."""
     return SimulatedCameraDevice(load_scenario(scenario, faces_dir=faces_dir, seed=seed), realtime=realtime)

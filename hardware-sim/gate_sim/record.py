@@ -22,8 +22,13 @@ from gate_sim.scenario import ScenarioError, load_scenario
 CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
 
 
-def record(scenario_path: Path, out: Path, faces_dir: Path | None = None, seed: int | None = None,
-           max_frames: int | None = None) -> dict[str, object]:
+def record(
+    scenario_path: Path,
+    out: Path,
+    faces_dir: Path | None = None,
+    seed: int | None = None,
+    max_frames: int | None = None,
+) -> dict[str, object]:
     """Render the scenario (as fast as possible, no loop) into ``out``; return a summary."""
     codec = CODECS.get(out.suffix.lower())
     if codec is None:
@@ -48,8 +53,15 @@ def record(scenario_path: Path, out: Path, faces_dir: Path | None = None, seed: 
     finally:
         device.close()
         writer.release()
-    return {"path": str(out), "frames": frames, "fps": cam.fps, "width": cam.width, "height": cam.height,
-            "codec": codec, "walkups": len(scenario.truth())}
+    return {
+        "path": str(out),
+        "frames": frames,
+        "fps": cam.fps,
+        "width": cam.width,
+        "height": cam.height,
+        "codec": codec,
+        "walkups": len(scenario.truth()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,8 +64,7 @@ def _downscaled(image: np.ndarray, max_height: int) -> np.ndarray:
     """A copy no taller than max_height; the original is zeroed."""
     if image.shape[0] > max_height:
         scale = max_height / image.shape[0]
-        out = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max_height),
-                         interpolation=cv2.INTER_AREA)
+        out = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max_height), interpolation=cv2.INTER_AREA)
     else:
         out = image.copy()
     image.fill(0)
@@ -108,8 +107,8 @@ def _paste(frame: np.ndarray, photo: np.ndarray, height: int, cx: float, cy: flo
     if fx1 <= fx0 or fy1 <= fy0:
         scaled.fill(0)
         return
-    part = scaled[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0].astype(np.float32)
-    alpha = _feather(h, w)[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
+    part = scaled[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0].astype(np.float32)
+    alpha = _feather(h, w)[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     roi = frame[fy0:fy1, fx0:fx1]
     roi[:] = (roi * (1 - alpha) + part * alpha).astype(np.uint8)
     part.fill(0)
@@ -135,8 +134,9 @@ class Renderer:
             self._noise[key] = bank
         return self._noise[key]
 
-    def render(self, conditions: Conditions, index: int, count: int, images: WalkUpImages | None,
-               walk_no: int = 0) -> np.ndarray:
+    def render(
+        self, conditions: Conditions, index: int, count: int, images: WalkUpImages | None, walk_no: int = 0
+    ) -> np.ndarray:
         """Frame ``index`` of ``count`` of a walk-up (or of a gap when ``images`` is None)."""
         frame = self.background.copy()
         if images is not None:

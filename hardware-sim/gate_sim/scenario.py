@@ -177,8 +177,9 @@ def index_faces(faces_dir: Path) -> dict[str, list[Path]]:
 class Scenario:
     """A validated scenario with every path resolved and every walk-up laid out as frame segments."""
 
-    def __init__(self, spec: ScenarioSpec, source: str, faces_dir: Path, segments: list[Segment],
-                 enrolled: dict[str, Path]) -> None:
+    def __init__(
+        self, spec: ScenarioSpec, source: str, faces_dir: Path, segments: list[Segment], enrolled: dict[str, Path]
+    ) -> None:
         self.spec = spec
         self.source = source
         self.faces_dir = faces_dir
@@ -207,11 +208,8 @@ class Scenario:
         for seg in self.segments:
             if seg.walk_id is not None:
                 assert seg.photo is not None and seg.identity is not None
-                expected: Expected = (
-                    "opt_out" if seg.opt_out else "match" if seg.gallery_id is not None else "no_match"
-                )
-                out.append(WalkTruth(seg.walk_id, expected, seg.gallery_id, seg.photo, seg.identity,
-                                     frame, seg.frames))
+                expected: Expected = "opt_out" if seg.opt_out else "match" if seg.gallery_id is not None else "no_match"
+                out.append(WalkTruth(seg.walk_id, expected, seg.gallery_id, seg.photo, seg.identity, frame, seg.frames))
             frame += seg.frames
         return out
 
@@ -231,8 +229,13 @@ def load_scenario(path: str | Path, faces_dir: str | Path | None = None, seed: i
     return parse_scenario(data, source=str(path), base_dir=path.parent, faces_dir=faces_dir, seed=seed)
 
 
-def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None,
-                   faces_dir: str | Path | None = None, seed: int | None = None) -> Scenario:
+def parse_scenario(
+    data: Any,
+    source: str = "<scenario>",
+    base_dir: Path | None = None,
+    faces_dir: str | Path | None = None,
+    seed: int | None = None,
+) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
     try:
@@ -285,8 +288,9 @@ def _format(source: str, problems: list[str]) -> str:
     return head + "".join(f"\n  - {p}" for p in problems)
 
 
-def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
-            problems: list[str]) -> tuple[list[Segment], dict[str, Path]]:
+def _layout(
+    spec: ScenarioSpec, index: dict[str, list[Path]], problems: list[str]
+) -> tuple[list[Segment], dict[str, Path]]:
     rng = random.Random(spec.seed)
     # -- the manifest
     if spec.manifest == "auto":
@@ -297,11 +301,13 @@ def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
         manifest = []
         for i, ident in enumerate(spec.manifest):
             if ident not in index:
-                problems.append(f"manifest.{i}: no folder {ident!r} with photos in faces_dir"
-                                f"{_did_you_mean(ident, index)}")
+                problems.append(
+                    f"manifest.{i}: no folder {ident!r} with photos in faces_dir{_did_you_mean(ident, index)}"
+                )
             elif len(index[ident]) < 2:
-                problems.append(f"manifest.{i}: {ident!r} has one photo; an enrolled traveller needs "
-                                "a second one to walk up with")
+                problems.append(
+                    f"manifest.{i}: {ident!r} has one photo; an enrolled traveller needs a second one to walk up with"
+                )
             elif ident in manifest:
                 problems.append(f"manifest.{i}: {ident!r} is listed twice")
             else:
@@ -323,8 +329,9 @@ def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
         where = f"walkups.{i}"
         photos = index.get(w.identity)
         if photos is None:
-            problems.append(f"{where}.identity: no folder {w.identity!r} with photos in faces_dir"
-                            f"{_did_you_mean(w.identity, index)}")
+            problems.append(
+                f"{where}.identity: no folder {w.identity!r} with photos in faces_dir{_did_you_mean(w.identity, index)}"
+            )
             continue
         gallery_photo = enrolled.get(w.identity)
         candidates = [p for p in photos if p != gallery_photo]
@@ -334,8 +341,9 @@ def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
                 problems.append(f"{where}.photo: {w.identity}/{w.photo} does not exist")
                 continue
             if match[0] == gallery_photo:
-                problems.append(f"{where}.photo: {w.photo} is {w.identity}'s gallery photo; a walk-up "
-                                "must show a different one")
+                problems.append(
+                    f"{where}.photo: {w.photo} is {w.identity}'s gallery photo; a walk-up must show a different one"
+                )
                 continue
             photo = match[0]
         elif not candidates:
@@ -345,19 +353,27 @@ def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
             photo = rng.choice(candidates)
         conditions = spec.conditions
         if w.conditions is not None:
-            conditions = conditions.model_copy(update={k: getattr(w.conditions, k)
-                                                       for k in w.conditions.model_fields_set})
+            conditions = conditions.model_copy(
+                update={k: getattr(w.conditions, k) for k in w.conditions.model_fields_set}
+            )
         others = [ident for ident in index if ident != w.identity]
         bystander = rng.choice(index[rng.choice(others)]) if conditions.bystander and others else None
         frames = w.frames or max(1, round((w.duration_s or spec.walk_duration_s) * fps))
         if gap_frames and (not segments or segments[-1].walk_id is not None):
             segments.append(Segment(None, gap_frames, spec.conditions))
         walk_no += 1
-        segments.append(Segment(
-            walk_id=f"w{walk_no:03d}", frames=frames, conditions=conditions, identity=w.identity,
-            photo=photo, bystander_photo=bystander, opt_out=w.opt_out,
-            gallery_id=gallery_id_for(spec.seed, w.identity) if gallery_photo is not None else None,
-        ))
+        segments.append(
+            Segment(
+                walk_id=f"w{walk_no:03d}",
+                frames=frames,
+                conditions=conditions,
+                identity=w.identity,
+                photo=photo,
+                bystander_photo=bystander,
+                opt_out=w.opt_out,
+                gallery_id=gallery_id_for(spec.seed, w.identity) if gallery_photo is not None else None,
+            )
+        )
     if gap_frames and segments and segments[-1].walk_id is not None:
         segments.append(Segment(None, gap_frames, spec.conditions))
     if not problems and walk_no == 0:
@@ -365,8 +381,9 @@ def _layout(spec: ScenarioSpec, index: dict[str, list[Path]],
     return segments, enrolled
 
 
-def _generate(spec: ScenarioSpec, manifest: list[str], index: dict[str, list[Path]],
-              rng: random.Random, problems: list[str]) -> list[WalkUpSpec]:
+def _generate(
+    spec: ScenarioSpec, manifest: list[str], index: dict[str, list[Path]], rng: random.Random, problems: list[str]
+) -> list[WalkUpSpec]:
     gen = spec.generate
     assert gen is not None
     outsiders = [ident for ident in index if ident not in manifest]

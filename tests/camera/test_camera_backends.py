@@ -90,8 +90,9 @@ def test_file_loops_and_paces_at_its_own_fps(recorded_video: Path) -> None:
     def sleep(s: float) -> None:
         now[0] += s
 
-    dev = FileCameraDevice(FileCamera(url=str(recorded_video), loop=True, realtime=True),
-                           clock=lambda: now[0], sleep=sleep)
+    dev = FileCameraDevice(
+        FileCamera(url=str(recorded_video), loop=True, realtime=True), clock=lambda: now[0], sleep=sleep
+    )
     dev.open()
     frames = [dev.read()[0] for _ in range(45)]  # past the end of the 40-frame file
     assert now[0] == pytest.approx(45 / 10)
@@ -130,8 +131,7 @@ def test_record_cli_rejects_bad_input(tmp_path: Path) -> None:
 
 def test_v4l2_asks_for_mjpg_size_rate_and_a_one_frame_buffer() -> None:
     hw = FakeHardware()
-    dev = V4l2CameraDevice(V4l2Camera(device="2", width=160, height=120, fps=15),
-                           capture_factory=hw.video_capture)
+    dev = V4l2CameraDevice(V4l2Camera(device="2", width=160, height=120, fps=15), capture_factory=hw.video_capture)
     dev.open()
     assert hw.opens == [(2, cv2.CAP_V4L2)]
     assert hw.props[cv2.CAP_PROP_BUFFERSIZE] == 1
@@ -173,19 +173,23 @@ def test_gstreamer_pipeline_and_build_check() -> None:
     assert has_gstreamer("  GStreamer:   YES (1.16.3)") and not has_gstreamer("  GStreamer:   NO")
     assert not has_gstreamer(cv2.getBuildInformation())  # pip's wheel on this machine
     hw = FakeHardware(plugged=False)
-    dev = GstreamerCameraDevice(GstreamerCamera(), capture_factory=hw.video_capture,
-                                build_information=lambda: "GStreamer: YES")
+    dev = GstreamerCameraDevice(
+        GstreamerCamera(), capture_factory=hw.video_capture, build_information=lambda: "GStreamer: YES"
+    )
     with pytest.raises(CameraUnavailable, match="nvargus-daemon"):
         dev.open()
     assert hw.opens[0][1] == cv2.CAP_GSTREAMER
 
 
-@pytest.mark.parametrize("camera, cls", [
-    (V4l2Camera(), V4l2CameraDevice),
-    (Picamera2Camera(), Picamera2CameraDevice),
-    (GstreamerCamera(), GstreamerCameraDevice),
-    (FileCamera(url="x.avi"), FileCameraDevice),
-])
+@pytest.mark.parametrize(
+    "camera, cls",
+    [
+        (V4l2Camera(), V4l2CameraDevice),
+        (Picamera2Camera(), Picamera2CameraDevice),
+        (GstreamerCamera(), GstreamerCameraDevice),
+        (FileCamera(url="x.avi"), FileCameraDevice),
+    ],
+)
 def test_factory_builds_each_backend_without_touching_hardware(camera: Any, cls: type) -> None:
     source = create_source(camera, CAPTURE)
     assert isinstance(source, CaptureWorker) and isinstance(source._device, cls)

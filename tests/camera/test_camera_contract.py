@@ -90,8 +90,7 @@ def _picamera2(hw: FakeHardware) -> Rig:
         return Picamera2CameraDevice(Picamera2Camera(), import_module=fake_importer(hw))
 
     return Rig(
-        lambda: Picamera2CameraDevice(Picamera2Camera(width=160, height=120),
-                                      import_module=fake_importer(hw)),
+        lambda: Picamera2CameraDevice(Picamera2Camera(width=160, height=120), import_module=fake_importer(hw)),
         lambda d: setattr(hw, "fail_next_read", True),
         missing,
         "sudo apt install -y python3-picamera2",
@@ -105,12 +104,14 @@ def _gstreamer(hw: FakeHardware) -> Rig:
 
     with_gst = "  Video I/O:\n    GStreamer:                   YES (1.20.3)\n"
     return Rig(
-        lambda: GstreamerCameraDevice(GstreamerCamera(), capture_factory=hw.video_capture,
-                                      build_information=lambda: with_gst),
+        lambda: GstreamerCameraDevice(
+            GstreamerCamera(), capture_factory=hw.video_capture, build_information=lambda: with_gst
+        ),
         lambda d: setattr(hw, "fail_next_read", True),
         # The real build information of this machine's pip OpenCV: no GStreamer.
-        lambda: GstreamerCameraDevice(GstreamerCamera(), capture_factory=hw.video_capture,
-                                      build_information=cv2.getBuildInformation),
+        lambda: GstreamerCameraDevice(
+            GstreamerCamera(), capture_factory=hw.video_capture, build_information=cv2.getBuildInformation
+        ),
         "built without GStreamer",
     )
 

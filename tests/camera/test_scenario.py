@@ -73,14 +73,16 @@ def test_frames_carry_walk_ids_and_gaps_are_untagged(faces_dir: Path) -> None:
     frames = _read_all(SimulatedCameraDevice(s, realtime=False))
     assert len(frames) == s.total_frames
     for t in s.truth():
-        tags = [tag for _, tag in frames[t.first_frame: t.first_frame + t.frames]]
+        tags = [tag for _, tag in frames[t.first_frame : t.first_frame + t.frames]]
         assert tags == [t.walk_id] * t.frames
     gap_frames = [img for img, tag in frames if tag is None]
     assert gap_frames and frames[0][1] is None
     # An empty frame is the background only; a walk-up frame has a person in it.
     walk = next(img for img, tag in frames if tag == "w001")
-    assert np.abs(walk.astype(int) - gap_frames[0].astype(int)).mean() > np.abs(
-        gap_frames[1].astype(int) - gap_frames[0].astype(int)).mean() + 5
+    assert (
+        np.abs(walk.astype(int) - gap_frames[0].astype(int)).mean()
+        > np.abs(gap_frames[1].astype(int) - gap_frames[0].astype(int)).mean() + 5
+    )
 
 
 def test_rendering_is_deterministic_for_a_seed(faces_dir: Path) -> None:
@@ -107,8 +109,13 @@ def test_photo_buffers_are_zeroed_when_the_walkup_ends(faces_dir: Path) -> None:
 
 def test_end_of_scenario_and_unplug_schedule(faces_dir: Path) -> None:
     now = [0.0]
-    dev = SimulatedCameraDevice(load_scenario(TINY, faces_dir=faces_dir), realtime=False,
-                                disconnect_every_s=1.0, disconnect_for_s=2.0, clock=lambda: now[0])
+    dev = SimulatedCameraDevice(
+        load_scenario(TINY, faces_dir=faces_dir),
+        realtime=False,
+        disconnect_every_s=1.0,
+        disconnect_for_s=2.0,
+        clock=lambda: now[0],
+    )
     dev.open()
     dev.read()
     now[0] = 1.5
@@ -134,8 +141,9 @@ def test_realtime_paces_at_the_scenario_fps(faces_dir: Path) -> None:
         slept.append(s)
         now[0] += s
 
-    dev = SimulatedCameraDevice(load_scenario(TINY, faces_dir=faces_dir), realtime=True,
-                                clock=lambda: now[0], sleep=sleep)
+    dev = SimulatedCameraDevice(
+        load_scenario(TINY, faces_dir=faces_dir), realtime=True, clock=lambda: now[0], sleep=sleep
+    )
     dev.open()
     for _ in range(5):
         dev.read()
@@ -150,14 +158,17 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_problem_is_named_with_the_file(tmp_path: Path, faces_dir: Path) -> None:
-    p = _write(tmp_path, f"""
+    p = _write(
+        tmp_path,
+        f"""
 faces_dir: {faces_dir}
 camera: {{fps: -3, colour: red}}
 manifest: [deepface_id00, deepface_idd01, solvay_01]
 walkups:
   - {{identity: deepface_id00, photo: img1.jpg}}
   - {{identity: nobody_here}}
-""")
+""",
+    )
     with pytest.raises(ScenarioError) as err:
         load_scenario(p)
     text = str(err.value)
@@ -173,13 +184,16 @@ walkups:
     assert "nobody_here" in text
 
 
-@pytest.mark.parametrize("text, needle", [
-    (None, "cannot read"),
-    ("walkups: [", "not valid YAML"),
-    ("- a list", "must be a mapping"),
-    ("faces_dir: /no/such/dir\ngenerate: {}", "is not a folder"),
-    ("faces_dir: .\nwalkups: []\ngenerate: {}", "exactly one of"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (None, "cannot read"),
+        ("walkups: [", "not valid YAML"),
+        ("- a list", "must be a mapping"),
+        ("faces_dir: /no/such/dir\ngenerate: {}", "is not a folder"),
+        ("faces_dir: .\nwalkups: []\ngenerate: {}", "exactly one of"),
+    ],
+)
 def test_wrong_files(tmp_path: Path, text: str | None, needle: str) -> None:
     p = tmp_path / "missing.yaml" if text is None else _write(tmp_path, text)
     with pytest.raises(ScenarioError, match=re.escape(needle)):
@@ -200,8 +214,11 @@ def test_faces_dir_resolution(tmp_path: Path, faces_dir: Path, monkeypatch: pyte
 
 
 def test_generate_counts(faces_dir: Path) -> None:
-    data: dict[str, Any] = {"faces_dir": str(faces_dir), "seed": 5,
-                            "generate": {"enrolled": 3, "impostors": 2, "opt_outs": 2}}
+    data: dict[str, Any] = {
+        "faces_dir": str(faces_dir),
+        "seed": 5,
+        "generate": {"enrolled": 3, "impostors": 2, "opt_outs": 2},
+    }
     truth = parse_scenario(data).truth()
     assert len(truth) == 5 and sum(t.expected == "opt_out" for t in truth) == 2
     assert sum(t.gallery_id is None for t in truth) == 2
@@ -211,14 +228,35 @@ def test_generate_counts(faces_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------- hypothesis
-KEYS = ["name", "seed", "faces_dir", "camera", "conditions", "walk_duration_s", "gap_s", "loop",
-        "manifest", "walkups", "generate", "identity", "photo", "opt_out", "fps", "width", "enrolled",
-        "impostors", "gap_s", "start_size", "frames"]
-leaf = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=12)
+KEYS = [
+    "name",
+    "seed",
+    "faces_dir",
+    "camera",
+    "conditions",
+    "walk_duration_s",
+    "gap_s",
+    "loop",
+    "manifest",
+    "walkups",
+    "generate",
+    "identity",
+    "photo",
+    "opt_out",
+    "fps",
+    "width",
+    "enrolled",
+    "impostors",
+    "gap_s",
+    "start_size",
+    "frames",
+]
+leaf = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=True) | st.text(max_size=12)
 values = st.recursive(
     leaf | st.sampled_from(["deepface_id00", "solvay_01", "all", "auto", "shuffled", "."]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5),
-                                                                 inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=5)
+    ),
     max_leaves=20,
 )
 
