@@ -131,6 +131,7 @@ class GateDaemon:
         self.gallery: LiveGallery | None = None
         self._flight: str | None = None  # the flight assigned to this gate
         self._close_at: datetime | None = None
+        self._assignment_at: datetime | None = None  # issued_at of the assignment in force
         self._closed_flights: set[str] = set()
         self._gallery_state = "none"
         self._retry_at: float | None = None
@@ -315,7 +316,7 @@ class GateDaemon:
         self.machine.reset()
         self.link.publish_wipe(WipeAttestation(gate=self.cfg.gate_id, flight_id=g.flight_id,
                                                gallery_version=g.version, entries_wiped=entries,
-                                               reason=reason, received_sha256=g.sha256))  # type: ignore[arg-type]
+                                               reason=reason, received_sha256=g.sha256))
         log.info("gallery of flight %s wiped (%s): %d entries", g.flight_id, reason, entries)
         self._publish_status()
 
@@ -358,6 +359,12 @@ class GateDaemon:
 
     def _on_assignment(self, item: AssignmentUpdate) -> None:
         a = item.assignment
+        if self._assignment_at is not None and a.issued_at < self._assignment_at:
+            # A replayed or delayed older assignment must not switch the gate back to a past flight.
+            log.warning("ignoring an assignment issued at %s: older than the one in force (%s)", a.issued_at,
+                        self._assignment_at)
+            return
+        self._assignment_at = a.issued_at
         if a.flight_id == self._flight:
             self._close_at = a.close_time
             return
@@ -404,7 +411,7 @@ class GateDaemon:
                 self._on_event(stored)
         log.info("command %s: %s%s", item.name, result, f" ({reason})" if reason else "")
         self.link.reply(item, CommandReply(gate=self.cfg.gate_id, command=item.name, request_id=req.request_id,
-                                           result=result, reason=reason))  # type: ignore[arg-type]
+                                           result=result, reason=reason))
         self._publish_status()
 
     def _on_config(self, item: ConfigUpdate) -> None:
@@ -474,7 +481,7 @@ class GateDaemon:
         if note:
             issues.append(ConfigIssue(path="<apply>", value=None, expected=note))
         issues += [ConfigIssue(path=p, value=None, expected="a restart to take effect") for p in paths]
-        self.link.report_config(ConfigReported(gate=self.cfg.gate_id, status=status, version=version,  # type: ignore[arg-type]
+        self.link.report_config(ConfigReported(gate=self.cfg.gate_id, status=status, version=version,
                                                applied_version=self.cfg.version, errors=issues))
         log.log(logging.WARNING if status == "rejected" else logging.INFO, "config version %d: %s%s", version,
                 status, "".join(f"\n  {i.path}: {i.expected} (got {i.value!r})" for i in issues))
@@ -490,7 +497,7 @@ class GateDaemon:
         if self._gallery_state == "loading":
             return GallerySummary(flight_id=p.flight_id, gallery_version=p.version, state="loading", entries=p.total,
                                   loaded=p.done)
-        return GallerySummary(flight_id=self._flight, state=self._gallery_state)  # type: ignore[arg-type]
+        return GallerySummary(flight_id=self._flight, state=self._gallery_state)
 
     def _publish_status(self) -> None:
         models = {m.spec.name: m.spec.sha256[:16] for m in (self.models.detector_model, self.models.embedder_model)}

@@ -29,7 +29,7 @@ from edge.eval_setup import add_model_arguments, decision_params, default_models
 from edge.index import build_index
 from edge.inference.manifest import ModelError
 from edge.pipeline.decide import DecisionMachine
-from edge.pipeline.search import ExactIndex
+from edge.pipeline.search import ExactIndex, GalleryIndex
 from edge.pipeline.wipe import Scratch, wiped
 
 FRAME_W, FRAME_H = 1280, 720
@@ -60,14 +60,16 @@ def synthetic_gallery(n: int, rng: np.random.Generator, clusters: int = 64, spre
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     noise = rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)
     x = centres[rng.integers(0, clusters, n)] + spread * noise
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    out: np.ndarray = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def near_queries(gallery: np.ndarray, n: int, rng: np.random.Generator, noise: float = 0.9) -> np.ndarray:
     """Probes of enrolled people: an entry plus capture noise (cosine to it ~0.7, like a real mate)."""
     picks = gallery[rng.integers(0, gallery.shape[0], n)]
     q = picks + noise * rng.standard_normal(picks.shape).astype(np.float32) / np.sqrt(DIM)
-    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    out: np.ndarray = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def _pct(values: list[float], ps: tuple[int, ...] = (50, 95)) -> dict[str, float | None]:
@@ -85,7 +87,7 @@ def bench_search(sizes: tuple[int, ...], queries: int, seed: int) -> list[dict[s
         ids = [f"e{i}" for i in range(n)]
         exact = ExactIndex(ids, gallery)
         truth = [exact.search(v, 1)[0].entry_id for v in q]
-        indexes = {"exact": exact}
+        indexes: dict[str, GalleryIndex] = {"exact": exact}
         if n > GALLERY_SIZE:  # approximate search only where large galleries need it
             t0 = time.perf_counter()
             indexes["hnsw"] = build_index(ids, gallery, exact_max_entries=0, threads=2, **HNSW)
@@ -200,8 +202,7 @@ def bench_pipeline(args: argparse.Namespace, frames: list[np.ndarray], gallery_t
         index.wipe()
     med = {k: float(np.median(v)) if v else None for k, v in {**{f"o_{k}": v for k, v in ours_stages.items()},
                                                                 **{f"c_{k}": v for k, v in cv_stages.items()}}.items()}
-    stage_ratio = {k: round(med[f"o_{k}"] / med[f"c_{k}"], 3) if med[f"o_{k}"] and med[f"c_{k}"] else None
-                   for k in ("detect", "align", "embed")}
+    stage_ratio = {k: _ratio(med[f"o_{k}"], med[f"c_{k}"]) for k in ("detect", "align", "embed")}
     return {
         "frames_measured": len(ours_e2e),
         "frames_decided": decided,
@@ -299,3 +300,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(rep) if args.json else _human(rep))
     return 0
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return round(ours / theirs, 3) if ours and theirs else None

@@ -93,7 +93,8 @@ def build_protocol(root: Path, gallery_size: int | None = None, impostors: int |
     gallery_ids = _draw(random.Random(f"{seed}:gallery"), mated, gallery_size)
     impostor_ids = _draw(random.Random(f"{seed}:impostors"), single, impostors)
     probe_rng = random.Random(f"{seed}:probes")
-    enrol, genuine = [], []
+    enrol: list[tuple[str, Path]] = []
+    genuine: list[Probe] = []
     for ident in gallery_ids:
         first, *rest = identities[ident]
         enrol.append((ident, first))

@@ -44,7 +44,8 @@ class Search:
 
 
 def accepted(s1: np.ndarray, s2: np.ndarray, threshold: float, margin: float) -> np.ndarray:
-    return (s1 >= threshold) & (s1 - s2 >= margin)
+    out: np.ndarray = (s1 >= threshold) & (s1 - s2 >= margin)
+    return out
 
 
 def _accepts(search: Search, threshold: float, margin: float) -> bool:

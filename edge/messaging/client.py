@@ -124,7 +124,7 @@ class PublishHandle:
 def _props(msg: OutMessage) -> Properties | None:
     if not (msg.response_topic or msg.correlation_data or msg.message_expiry_s or msg.user_properties):
         return None
-    p = Properties(PacketTypes.PUBLISH)
+    p = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     if msg.response_topic:
         p.ResponseTopic = msg.response_topic
     if msg.correlation_data:
@@ -228,7 +228,7 @@ class MqttClient:
         if self._started:
             return
         self._configure_auth()
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.cfg.session_expiry_s
         try:
             self._client.connect_async(
