@@ -194,7 +194,8 @@ walkups:
         ("faces_dir: .\nwalkups: []\ngenerate: {}", "exactly one of"),
     ],
 )
-def test_wrong_files(tmp_path: Path, text: str | None, needle: str) -> None:
+def test_wrong_files(tmp_path: Path, text: str | None, needle: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATE_EDGE_FACES", raising=False)  # `make test` sets it; the file's own folder counts here
     p = tmp_path / "missing.yaml" if text is None else _write(tmp_path, text)
     with pytest.raises(ScenarioError, match=re.escape(needle)):
         load_scenario(p)
