@@ -47,7 +47,7 @@ from edge.messaging.schemas import (
 )
 from edge.metrics import GateMetrics, percentiles
 from edge.pipeline.analyse import FrameAnalyser
-from edge.pipeline.decide import Decision, DecisionMachine, DecisionParams, Outcome, Phase
+from edge.pipeline.decide import Decision, DecisionMachine, DecisionParams, OptOutPhase, OptOutWindow, Outcome, Phase
 from edge.pipeline.detect import DetectorParams
 from edge.pipeline.quality import QualityParams
 from edge.pipeline.wipe import wiped
@@ -136,7 +136,7 @@ class GateDaemon:
         self._gallery_state = "none"
         self._retry_at: float | None = None
         self._paused = False
-        self._opt_out_until: float | None = None
+        self._opt_out: OptOutWindow | None = None
         self._pending_cfg: GateConfig | None = None
         self._stages: dict[str, float] = {}
         self._ready_sent = False
@@ -201,12 +201,18 @@ class GateDaemon:
             now = frame.timestamp
             if self._paused or self.gallery is None:
                 return  # nothing to match against, or an officer paused the gate: frames are dropped
-            if self._opt_out_until is not None:
-                if now < self._opt_out_until and self.machine.phase is not Phase.ACQUIRING:
-                    return  # the opted-out traveller is not captured at all
-                if now >= self._opt_out_until:
-                    self._opt_out_until = None
-                    self.machine.hold()  # whoever is still in front of the camera leaves first
+            window = self._opt_out
+            if window is not None and self.machine.phase is not Phase.ACQUIRING:
+                # Presence only: the opted-out traveller is detected (to know when they have passed)
+                # but never aligned, embedded, searched or decided.
+                seen = self.analyser.analyse(frame.image, None, scratch, embed=False).traveller is not None
+                if window.observe(now, seen) is OptOutPhase.DONE:
+                    self._opt_out = None
+                    if window.present_at_end:
+                        self.machine.hold()  # the window ran out with someone there: let them leave first
+                    else:
+                        self.machine.reset()
+                return
             embed = self.machine.wants_embedding
             analysis = self.analyser.analyse(frame.image, self.gallery.index, scratch, embed=embed)
             if analysis.usable or not self._stages:
@@ -398,7 +404,9 @@ class GateDaemon:
             self._paused = False
         elif item.name == "opt_out":
             duration = getattr(req, "duration_s", None) or self.cfg.opt_out.duration_s
-            self._opt_out_until = time.monotonic() + duration
+            # The traveller being decided (or still leaving) is not the one opting out: wait for them.
+            busy = self.machine.phase is not Phase.IDLE
+            self._opt_out = OptOutWindow(time.monotonic() + duration, self.cfg.decision.absent_frames_to_reset, busy)
             now = datetime.now(timezone.utc)
             event = Event(gate=self.cfg.gate_id, flight_id=self.gallery.flight_id if self.gallery else self._flight,
                           transaction_id=uuid.uuid4().hex[:20], outcome="opt_out", started_at=now, decided_at=now,
@@ -406,7 +414,7 @@ class GateDaemon:
                           gallery_version=self.gallery.version if self.gallery else None)
             stored = self.link.publish_event(event)
             self.metrics.record(Outcome.OPT_OUT, None)
-            reason = f"capture suspended for {duration:.0f} s"
+            reason = f"the next traveller is not captured (at most {duration:.0f} s)"
             if self._on_event:
                 self._on_event(stored)
         log.info("command %s: %s%s", item.name, result, f" ({reason})" if reason else "")

@@ -164,10 +164,8 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         def on_frame(index: int) -> None:
             walk = opt_out_frames.pop(index, None)
             if walk is not None:
-                duration = walk.frames / fps + 0.5
-                say(f"officer: traveller {walk.walk_id} opts out (capture off for {duration:.1f} s)")
-                threading.Thread(target=admin.command, args=(GATE, "opt_out", {"duration_s": duration}),
-                                 daemon=True).start()
+                say(f"officer: traveller {walk.walk_id} opts out")
+                threading.Thread(target=admin.command, args=(GATE, "opt_out", {}), daemon=True).start()
 
         device = GatedDevice(SimulatedCameraDevice(scenario, realtime=True, loop=False), on_frame)
         cfg = GateConfig(

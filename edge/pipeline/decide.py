@@ -194,3 +194,41 @@ class DecisionMachine:
             decided_at=now,
             tag=w.tag,
         )
+
+
+class OptOutPhase(str, enum.Enum):
+    CLEARING = "clearing"  # someone (the previous traveller) is still in the zone
+    WAITING = "waiting"  # zone empty; the opted-out traveller has not arrived yet
+    PASSING = "passing"  # the opted-out traveller is in the zone
+    DONE = "done"
+
+
+class OptOutWindow:
+    """Skips exactly one walk-up, fed with presence only (no crop, no template, no decision).
+
+    An officer opts the *next* traveller out: the zone must first be clear of whoever is there, then
+    someone arrives and leaves again; that walk-up is skipped. ``until`` bounds the whole window so a
+    traveller who never shows up does not switch the gate off for long.
+    """
+
+    def __init__(self, until: float, absent_frames_to_reset: int, zone_busy: bool) -> None:
+        self.until = until
+        self._absent_needed = absent_frames_to_reset
+        self._absent = 0
+        self.phase = OptOutPhase.CLEARING if zone_busy else OptOutPhase.WAITING
+        self.present_at_end = False
+
+    def observe(self, t: float, present: bool) -> OptOutPhase:
+        if self.phase is OptOutPhase.DONE:
+            return self.phase
+        if t >= self.until:
+            self.phase, self.present_at_end = OptOutPhase.DONE, present
+            return self.phase
+        self._absent = 0 if present else self._absent + 1
+        if self.phase is OptOutPhase.CLEARING and self._absent >= self._absent_needed:
+            self.phase = OptOutPhase.WAITING
+        elif self.phase is OptOutPhase.WAITING and present:
+            self.phase = OptOutPhase.PASSING
+        elif self.phase is OptOutPhase.PASSING and self._absent >= self._absent_needed:
+            self.phase = OptOutPhase.DONE
+        return self.phase

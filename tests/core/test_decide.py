@@ -120,3 +120,25 @@ def test_invariants_on_any_sequence(obs: list[Observation]) -> None:
             assert d.decided_at >= d.started_at
             if d.outcome is not Outcome.FAILURE_TO_ACQUIRE:
                 assert d.frames_used >= 1
+
+
+def test_opt_out_skips_exactly_the_next_walkup() -> None:
+    from edge.pipeline.decide import OptOutPhase, OptOutWindow
+
+    # The previous traveller is still in the zone when the officer presses opt-out.
+    w = OptOutWindow(until=100.0, absent_frames_to_reset=2, zone_busy=True)
+    seq = [True, True, False, False, False, True, True, True, False, False]
+    phases = [w.observe(float(i), p) for i, p in enumerate(seq)]
+    assert phases[:2] == [OptOutPhase.CLEARING] * 2
+    assert phases[3] is OptOutPhase.WAITING  # zone clear: now waiting for the opted-out traveller
+    assert phases[5] is OptOutPhase.PASSING
+    assert phases[-1] is OptOutPhase.DONE and not w.present_at_end
+
+
+def test_opt_out_window_runs_out() -> None:
+    from edge.pipeline.decide import OptOutPhase, OptOutWindow
+
+    w = OptOutWindow(until=3.0, absent_frames_to_reset=2, zone_busy=False)
+    assert w.observe(0.0, False) is OptOutPhase.WAITING
+    assert w.observe(1.0, True) is OptOutPhase.PASSING
+    assert w.observe(3.0, True) is OptOutPhase.DONE and w.present_at_end

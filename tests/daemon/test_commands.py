@@ -87,19 +87,23 @@ def test_opt_out_publishes_an_event_and_the_next_traveller_is_not_decided(
     gallery_live(world)
     wait_for(lambda: len(decisions(world)) >= 1, 30, "a first decision")
 
-    duration = 4.0
+    duration = 20.0
     reply = command(world, "opt_out", duration_s=duration)
     assert reply["result"] == "accepted"
     ev = world.watcher.wait(world.topics.events, lambda e: e["outcome"] == "opt_out")
     assert ev["matched_id"] is None and ev["score"] is None and ev["flight_id"] == FLIGHT
     t0 = _utc(ev["decided_at"])
-    # Decisions come back once the opt-out has run out ...
-    wait_for(lambda: any(_utc(e["started_at"]) > t0 + timedelta(seconds=duration) for e in decisions(world)),
-             40, "a decision after the opt-out")
-    # ... and none was started inside it (a transaction already under way at t0 may finish; slack
-    # at both ends because started_at is converted from the capture clock).
+    # The window covers one walk-up: it closes when the opted-out traveller has left the zone, well
+    # before the 20 s bound ...
+    wait_for(lambda: run.daemon._opt_out is None, 15, "the opted-out traveller to pass")
+    t1 = datetime.now(timezone.utc)
+    assert (t1 - t0).total_seconds() < duration - 5
+    # ... decisions come back for the travellers after them ...
+    wait_for(lambda: any(_utc(e["started_at"]) > t1 for e in decisions(world)), 40, "a decision after the opt-out")
+    # ... and no transaction was started inside the window (one already under way at t0 may finish;
+    # slack at both ends because started_at is converted from the capture clock).
     inside = [e for e in decisions(world)
-              if t0 + timedelta(seconds=0.5) < _utc(e["started_at"]) < t0 + timedelta(seconds=duration - 0.5)]
+              if t0 + timedelta(seconds=0.5) < _utc(e["started_at"]) < t1 - timedelta(seconds=0.5)]
     assert inside == []
     assert run.daemon.metrics.outcomes["opt_out"] == 1
     run.stop()
