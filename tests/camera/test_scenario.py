@@ -34,7 +34,7 @@ def _read_all(dev: SimulatedCameraDevice) -> list[tuple[np.ndarray, str | None]]
 
 def test_tiny_scenario_truth_and_gallery(faces_dir: Path) -> None:
     s = load_scenario(TINY, faces_dir=faces_dir)
-    index = index_faces(faces_dir)
+    index = index_faces(faces_dir.resolve())  # the scenario resolves its folder (links included)
     gallery = dict(s.gallery())
     assert len(gallery) == 3
     truth = s.truth()
