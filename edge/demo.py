@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.camera.base import EndOfStream
 from edge.metrics import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,8 +61,6 @@ class GatedDevice:
         if not self.boarding.is_set() or self.ended.is_set():
             time.sleep(self._period)
             return np.full((*self._blank, 3), 60, np.uint8), None
-        from edge.camera.base import EndOfStream
-
         try:
             frame, tag = self._device.read()
         except EndOfStream:
@@ -91,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     from edge.logsetup import setup_logging
 
     setup_logging()
-    logging.getLogger().setLevel(logging.WARNING if args.json else logging.INFO)
+    # The demo narrates each step and decision itself; the daemon's own log only for what goes wrong.
+    logging.getLogger().setLevel(logging.WARNING)
     try:
         summary = board(args.scenario, args.faces, seed=args.seed,
                         show=None if args.json else _show)
