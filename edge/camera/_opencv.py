@@ -38,6 +38,19 @@ def as_bgr(frame: Any, name: str) -> np.ndarray:
     raise CameraError(f"{name}: the device returned frames of shape {frame.shape}, expected HxWx3")
 
 
+def read_frame(cap: VideoCaptureLike | None, name: str, no_frame: str) -> np.ndarray:
+    """One BGR frame from an open capture; CameraError (with ``no_frame`` as the hint) otherwise."""
+    if cap is None:
+        raise CameraError(f"{name}: not open")
+    try:
+        ok, frame = cap.read()
+    except Exception as exc:  # OpenCV raises cv2.error and others from its backends
+        raise CameraError(f"{name}: read failed: {exc}") from exc
+    if not ok or frame is None:
+        raise CameraError(f"{name}: {no_frame}")
+    return as_bgr(frame, name)
+
+
 def release_quietly(cap: VideoCaptureLike | None) -> None:
     if cap is None:
         return

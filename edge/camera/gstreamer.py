@@ -11,8 +11,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.camera._opencv import VideoCaptureLike, as_bgr, release_quietly
-from edge.camera.base import CameraError, CameraUnavailable
+from edge.camera._opencv import VideoCaptureLike, read_frame, release_quietly
+from edge.camera.base import CameraUnavailable
 from edge.config.schema import GstreamerCamera
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,7 @@ class GstreamerCameraDevice:
         self._cap = cap
 
     def read(self) -> tuple[np.ndarray, str | None]:
-        if self._cap is None:
-            raise CameraError(f"{self.name}: not open")
-        try:
-            ok, frame = self._cap.read()
-        except Exception as exc:
-            raise CameraError(f"{self.name}: read failed: {exc}") from exc
-        if not ok or frame is None:
-            raise CameraError(f"{self.name}: the pipeline delivered no frame (camera stalled?)")
-        return as_bgr(frame, self.name), None
+        return read_frame(self._cap, self.name, "the pipeline delivered no frame (camera stalled?)"), None
 
     def close(self) -> None:
         cap, self._cap = self._cap, None
