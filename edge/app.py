@@ -31,6 +31,7 @@ from edge.gallery_live import GalleryLoader, LiveGallery
 from edge.inference.manifest import ModelError
 from edge.inference.onnx_runtime import FaceModels, load_face_models
 from edge.logsetup import setup_logging
+from edge.messaging.client import MessagingError
 from edge.messaging.intake import AssignmentUpdate, CommandItem, ConfigUpdate
 from edge.messaging.link import GalleryFailed, GalleryReady, GateLink
 from edge.messaging.schemas import (
@@ -140,6 +141,7 @@ class GateDaemon:
         self._pending_cfg: GateConfig | None = None
         self._stages: dict[str, float] = {}
         self._ready_sent = False
+        self._frame_errors = 0
         self._last_health: Health | None = None
         self._next_telemetry = time.monotonic() + cfg.telemetry.interval_s
         self._published_status = ""
@@ -157,7 +159,10 @@ class GateDaemon:
             while not self._stop.is_set():
                 self.watchdog.beat()
                 self.watchdog.tick()
-                self._between_transactions()
+                try:
+                    self._between_transactions()
+                except Exception:  # a bug in housekeeping must not stop the frame loop
+                    log.exception("housekeeping between transactions failed")
                 frame = self.source.latest(timeout=0.1)
                 self._watch_camera()
                 if frame is None:
@@ -169,7 +174,14 @@ class GateDaemon:
                     self._notifier.notify("READY=1", "STATUS=" + self._summary())
                     self._ready_sent = True
                     log.info("ready: models warm, camera delivering frames")
-                self._handle_frame(frame)
+                try:
+                    self._handle_frame(frame)
+                except Exception:
+                    # One frame that breaks the pipeline (the frame is already wiped) must not stop the
+                    # gate: the traveller's transaction starts over; repeated failures show in the log.
+                    self._frame_errors += 1
+                    self.machine.reset()
+                    log.exception("frame %d could not be processed (%d so far)", frame.seq, self._frame_errors)
         finally:
             self._shutdown()
         return 0
@@ -336,7 +348,12 @@ class GateDaemon:
     def _request_gallery(self) -> None:
         if self._flight is None:
             return
-        self.link.request_gallery(self._flight)
+        try:
+            self.link.request_gallery(self._flight)
+        except MessagingError as exc:  # offline right now: the retry comes after the back-off
+            log.warning("cannot request the gallery of flight %s yet: %s", self._flight, exc)
+            self._retry_at = time.monotonic() + GALLERY_RETRY_S
+            return
         self._gallery_state = "requested"
         log.info("requested the gallery of flight %s", self._flight)
         self._publish_status()

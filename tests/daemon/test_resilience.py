@@ -1,0 +1,62 @@
+"""Faults inside the gate that must not stop it: a frame that breaks the pipeline, a gallery request
+made while the broker is away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge.inference.onnx_runtime import FaceModels
+
+from .conftest import World, decisions, gallery_live, wait_for
+
+
+class PoisonEvery:
+    """Wraps the simulated camera; every ``n``-th frame is garbage the pipeline cannot take."""
+
+    def __init__(self, device: Any, n: int) -> None:
+        self._device, self._n, self._i = device, n, 0
+        self.name = device.name
+        self.poisoned = 0
+
+    def open(self) -> None:
+        self._device.open()
+
+    def close(self) -> None:
+        self._device.close()
+
+    def read(self) -> tuple[np.ndarray, str | None]:
+        frame, tag = self._device.read()
+        self._i += 1
+        if self._i % self._n == 0:
+            self.poisoned += 1
+            return np.zeros((0, 0, 3), np.uint8), tag  # an empty image: cv2.resize raises on it
+        return frame, tag
+
+
+def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: World, face_models: FaceModels) -> None:
+    cfg = world.config()
+    device = PoisonEvery(world.device(), 7)
+    run = world.start_daemon(cfg, face_models, source=world.source(cfg, device))
+    world.board()
+    gallery_live(world)
+    wait_for(lambda: run.daemon._frame_errors >= 3, 30, "poisoned frames to reach the pipeline")
+    n = len(decisions(world))
+    wait_for(lambda: len(decisions(world)) >= n + 2, 40, "decisions between the poisoned frames")
+    assert run.alive
+    run.stop()
+
+
+def test_gallery_request_while_offline_is_retried(world: World, face_models: FaceModels) -> None:
+    from edge.app import GateDaemon
+
+    cfg = world.config()
+    daemon = GateDaemon(cfg, models=face_models, source=world.source(cfg))  # link never started: offline
+    try:
+        daemon._flight = "TEST1"
+        daemon._request_gallery()
+        assert daemon._retry_at is not None and daemon._gallery_state == "none"
+    finally:
+        daemon.loader.stop()
+        daemon.link.outbox.close()
