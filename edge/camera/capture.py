@@ -197,7 +197,9 @@ class CaptureWorker:
             self._stats.last_error = text
             self._reconnecting = True
         if isinstance(exc, CameraError):
-            log.warning("camera %s: %s; reconnecting", self.name, text)
+            # Backends name themselves in their messages; don't say the name twice.
+            shown = text if text.startswith(self.name) else f"camera {self.name}: {text}"
+            log.warning("%s; reconnecting", shown)
         else:
             log.error("camera %s: unexpected %s; reconnecting", self.name, text, exc_info=exc)
         self._close_device()
