@@ -280,16 +280,18 @@ class GateDaemon:
                 self._apply(item)
             except Exception:  # one message must never stop the gate
                 log.exception("handling %s failed", type(item).__name__)
-        idle = self.machine.phase is not Phase.ACQUIRING
-        if idle and self._pending_cfg is not None:
-            pending, self._pending_cfg = self._pending_cfg, None
-            self._apply_live(pending)
-        built = self.loader.take()
-        if isinstance(built, Exception):
-            self._gallery_state = "none"
-            self._retry_at = time.monotonic() + GALLERY_RETRY_S
-        elif built is not None:
-            self._swap_gallery(built)  # the swap itself resets the decision machine
+        # Config changes and gallery swaps wait while a traveller's transaction is under way: one
+        # transaction is decided with one config against one gallery.
+        if self.machine.phase is not Phase.ACQUIRING:
+            if self._pending_cfg is not None:
+                pending, self._pending_cfg = self._pending_cfg, None
+                self._apply_live(pending)
+            built = self.loader.take()
+            if isinstance(built, Exception):
+                self._gallery_state = "none"
+                self._retry_at = time.monotonic() + GALLERY_RETRY_S
+            elif built is not None:
+                self._swap_gallery(built)  # the swap itself resets the decision machine
         self._check_clock()
         if time.monotonic() >= self._next_telemetry:
             self._publish_telemetry()
