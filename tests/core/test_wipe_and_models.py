@@ -84,6 +84,7 @@ def test_verify_all_reports_each_model(tmp_path: Path, model_cache: Path) -> Non
     assert checks["yunet_2023mar"].ok and not checks["sface_2021dec"].ok
 
 
+@pytest.mark.filterwarnings("ignore:Specified provider:UserWarning")  # onnxruntime's own, expected here
 def test_unavailable_provider_is_refused(model_cache: Path) -> None:
     spec = load_manifest().get("yunet_2023mar")
     cfg = ModelsConfig(cache_dir=model_cache, providers=["CUDAExecutionProvider"])
