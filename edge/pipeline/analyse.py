@@ -38,7 +38,8 @@ class FrameAnalysis:
 
     def observation(self, t: float, tag: str | None = None) -> Observation:
         return Observation(t=t, present=self.traveller is not None, usable=self.usable,
-                           candidates=self.candidates if self.usable else (), tag=tag)
+                           candidates=self.candidates if self.usable else (), tag=tag,
+                           box=self.traveller.box if self.traveller is not None else None)
 
 
 class FrameAnalyser:

@@ -11,8 +11,11 @@ and ends with exactly one outcome:
   ``acquire_timeout_s``, or the traveller left before one did;
 - ``timeout``: usable frames came but no decision within ``budget_s`` of the first one. Never a guess.
 
-After an outcome the machine waits for the zone to be empty for ``absent_frames_to_reset`` frames
-before a new transaction may start, so one traveller is decided once.
+After an outcome the machine waits until the decided traveller has been gone for
+``absent_frames_to_reset`` frames before a new transaction may start, so one traveller is decided
+once. "Gone" is judged by the traveller's box: a face that does not overlap the one being followed is
+someone else (the next traveller stepping up before the previous one has cleared the lane, or a
+bystander), so neither keeps the gate waiting nor lends its frames to another person's transaction.
 """
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ class Observation:
     usable: bool = False
     candidates: tuple[Candidate, ...] = ()
     tag: str | None = None
+    box: tuple[float, float, float, float] | None = None  # the traveller's x, y, w, h, when present
+
+
+# Consecutive boxes of one person overlap heavily even at a few frames per second while they walk
+# up; a box that barely overlaps the one being followed is another person.
+SAME_PERSON_IOU = 0.1
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two x, y, w, h boxes."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,7 @@ class DecisionMachine:
         self.phase = Phase.IDLE
         self._walkup: _Walkup | None = None
         self._absent = 0
+        self._box: tuple[float, float, float, float] | None = None  # where the followed traveller was
 
     @property
     def wants_embedding(self) -> bool:
@@ -109,30 +129,44 @@ class DecisionMachine:
         return self.phase is not Phase.DECIDED
 
     def reset(self) -> None:
-        self.phase, self._walkup, self._absent = Phase.IDLE, None, 0
+        self.phase, self._walkup, self._absent, self._box = Phase.IDLE, None, 0, None
 
     def hold(self) -> None:
         """Start no transaction until the zone has been empty (e.g. after an opt-out window)."""
-        self.phase, self._walkup, self._absent = Phase.DECIDED, None, 0
+        self.phase, self._walkup, self._absent, self._box = Phase.DECIDED, None, 0, None
+
+    def _follows(self, obs: Observation) -> bool:
+        """Whether ``obs`` shows the traveller being followed (without boxes: anyone present)."""
+        if not obs.present:
+            return False
+        if obs.box is None or self._box is None:
+            return True
+        return iou(obs.box, self._box) >= SAME_PERSON_IOU
 
     def observe(self, obs: Observation) -> Decision | None:
         p = self.params
         if self.phase is Phase.DECIDED:
-            self._absent = 0 if obs.present else self._absent + 1
-            if self._absent >= p.absent_frames_to_reset:
-                self.reset()
-            return None
+            if self._follows(obs):
+                self._absent = 0
+                self._box = obs.box or self._box
+            else:
+                self._absent += 1
+            if self._absent < p.absent_frames_to_reset:
+                return None
+            self.reset()
+            if not obs.present:
+                return None
+            # Someone else is already in the lane: their walk-up starts with this frame.
 
         if self.phase is Phase.IDLE:
             if not obs.present:
                 return None
             self.phase, self._walkup, self._absent = Phase.ACQUIRING, _Walkup(obs.t, obs.tag), 0
+            self._box = obs.box
 
         w = self._walkup
         assert w is not None
-        if obs.tag and not w.tag:
-            w.tag = obs.tag
-        if not obs.present:
+        if not self._follows(obs):  # nobody, or someone other than this traveller
             self._absent += 1
             if self._absent >= p.absent_frames_to_reset:
                 # The traveller left undecided: no usable frame means we never acquired them;
@@ -143,6 +177,9 @@ class DecisionMachine:
                 return decision
             return self._check_clock(obs.t)
         self._absent = 0
+        self._box = obs.box or self._box
+        if obs.tag and not w.tag:
+            w.tag = obs.tag
 
         if obs.usable:
             if w.first_usable_at is None:

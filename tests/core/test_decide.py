@@ -142,3 +142,46 @@ def test_opt_out_window_runs_out() -> None:
     assert w.observe(0.0, False) is OptOutPhase.WAITING
     assert w.observe(1.0, True) is OptOutPhase.PASSING
     assert w.observe(3.0, True) is OptOutPhase.DONE and w.present_at_end
+
+
+def _at(t: float, x: float, best: float = 0.7, entry: str = "P-a", usable_: bool = True) -> Observation:
+    box = (x, 100.0, 200.0, 200.0)
+    if not usable_:
+        return Observation(t=t, present=True, box=box)
+    return Observation(t=t, present=True, usable=True, candidates=cands(best, 0.1, entry), box=box)
+
+
+def test_next_traveller_stepping_up_without_a_gap_gets_their_own_decision() -> None:
+    m = DecisionMachine(P)
+    assert m.observe(_at(0.0, 500)) is None
+    first = m.observe(_at(0.1, 505))
+    assert first is not None and first.entry_id == "P-a"
+    # The lane is never empty: A lingers for a while, then B (elsewhere in the zone) is the largest face.
+    for i in range(5):
+        assert m.observe(_at(0.2 + i * 0.1, 510)) is None
+    outs = [m.observe(_at(0.8 + i * 0.1, 100, entry="P-b")) for i in range(6)]
+    decided = [o for o in outs if o is not None]
+    assert len(decided) == 1 and decided[0].entry_id == "P-b"
+
+
+def test_bystander_does_not_keep_the_gate_waiting() -> None:
+    m = DecisionMachine(P)
+    m.observe(_at(0.0, 500))
+    assert m.observe(_at(0.1, 500)) is not None
+    # The traveller has gone; a bystander stays in a corner of the zone (not usable: too far).
+    for i in range(3):
+        m.observe(_at(0.2 + i * 0.1, 1000, usable_=False))
+    assert m.phase is not Phase.DECIDED
+
+
+def test_a_swaying_traveller_is_decided_once() -> None:
+    m = DecisionMachine(P)
+    decisions = [m.observe(_at(i * 0.1, 500 + (i % 3) * 40)) for i in range(30)]
+    assert sum(d is not None for d in decisions) == 1
+
+
+def test_frames_of_someone_else_do_not_vote_in_a_transaction() -> None:
+    m = DecisionMachine(P)
+    assert m.observe(_at(0.0, 500, best=0.3)) is None  # A: one non-match vote
+    # B's frame, far from A, would have been a second vote (no_match) for A's transaction.
+    assert m.observe(_at(0.1, 100, best=0.3)) is None
