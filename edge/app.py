@@ -144,7 +144,8 @@ class GateDaemon:
         self._frame_errors = 0
         self._last_health: Health | None = None
         self._next_telemetry = time.monotonic() + cfg.telemetry.interval_s
-        self._published_status = ""
+        self._systemd_status = ""  # the last STATUS= text sent
+        self._progress_shown = -1  # gallery entries loaded, as last published in the status
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
@@ -200,7 +201,13 @@ class GateDaemon:
 
     def _summary(self) -> str:
         g = self.gallery
-        gallery = f"flight {g.flight_id} ({g.entries} travellers)" if g else f"no gallery ({self._gallery_state})"
+        if g is not None:
+            gallery = f"flight {g.flight_id} ({g.entries} travellers)"
+        elif self._gallery_state == "loading":
+            p = self.loader.progress
+            gallery = f"loading the gallery of flight {p.flight_id}: {p.done}/{p.total}"
+        else:
+            gallery = f"no gallery ({self._gallery_state})"
         camera = self.source.health.value
         state = "paused" if self._paused else "boarding" if g else "idle"
         return f"{state}: {gallery}; camera {camera}; {self.metrics.transactions} transactions"
@@ -295,9 +302,12 @@ class GateDaemon:
         self._check_clock()
         if time.monotonic() >= self._next_telemetry:
             self._publish_telemetry()
+        if self._gallery_state == "loading" and self.loader.progress.done != self._progress_shown:
+            self._progress_shown = self.loader.progress.done
+            self._publish_status()  # operators watch a large gallery load entry by entry
         summary = self._summary()
-        if summary != self._published_status:
-            self._published_status = summary
+        if summary != self._systemd_status:
+            self._systemd_status = summary
             self._status(summary)
 
     def _check_clock(self) -> None:

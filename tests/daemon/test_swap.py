@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,32 @@ def test_gallery_swap_waits_for_the_transaction_to_end(world: World, face_models
         assert daemon.machine.observe(usable) is not None
         daemon._between_transactions()
         assert daemon.gallery.version == 2 and old_index.size == 0
+    finally:
+        daemon.loader.stop()
+        daemon.link.outbox.close()
+
+
+def test_gallery_loading_progress_shows_in_the_status(world: World, face_models: FaceModels) -> None:
+    from edge.app import GateDaemon
+    from edge.gallery_live import GalleryProgress
+
+    cfg = world.config()
+    daemon = GateDaemon(cfg, models=face_models, source=world.source(cfg))  # not run: driven by hand
+    published: list[Any] = []
+    daemon.link.publish_status = lambda status: published.append(status) or True  # type: ignore[method-assign]
+    try:
+        daemon._gallery_state = "loading"
+        daemon.loader.progress = GalleryProgress("TEST1", 1, total=400, done=50, state="loading")
+        daemon._between_transactions()
+        assert published[-1].gallery.state == "loading"
+        assert (published[-1].gallery.loaded, published[-1].gallery.entries) == (50, 400)
+        assert "50/400" in daemon._summary()
+        n = len(published)
+        daemon._between_transactions()  # no progress, no new status
+        assert len(published) == n
+        daemon.loader.progress.done = 75
+        daemon._between_transactions()
+        assert published[-1].gallery.loaded == 75
     finally:
         daemon.loader.stop()
         daemon.link.outbox.close()
