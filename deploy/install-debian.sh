@@ -20,19 +20,7 @@ example if absent, and the systemd unit. Safe to run again to upgrade.
 USAGE
 }
 
-SOURCE=$(dirname "$DEPLOY_DIR")
-EXAMPLE="$SOURCE/config/usb-gate.yaml"
-START=yes
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        -h|--help) usage; exit 0 ;;
-        --source) SOURCE=$2; shift 2 ;;
-        --config) EXAMPLE=$2; shift 2 ;;
-        --no-start) START=no; shift ;;
-        *) usage >&2; die "unknown option $1" ;;
-    esac
-done
-require_root "$@"
+parse_options usb-gate.yaml "$@"
 
 log "system packages"
 apt-get update -qq

@@ -26,20 +26,8 @@ Jetson drop-in (MemoryDenyWriteExecute off for CUDA, the GPU device nodes of thi
 USAGE
 }
 
-SOURCE=$(dirname "$DEPLOY_DIR")
-EXAMPLE="$SOURCE/config/jetson-gate.yaml"
-START=yes
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        -h|--help) usage; exit 0 ;;
-        --source) SOURCE=$2; shift 2 ;;
-        --config) EXAMPLE=$2; shift 2 ;;
-        --ort-index) ORT_INDEX=$2; shift 2 ;;
-        --no-start) START=no; shift ;;
-        *) usage >&2; die "unknown option $1" ;;
-    esac
-done
-require_root "$@"
+extra_option() { [[ $1 == --ort-index ]] || return 1; ORT_INDEX=$2; EXTRA_SHIFT=2; }
+parse_options jetson-gate.yaml "$@"
 
 grep -q "R36" /etc/nv_tegra_release 2>/dev/null || log "warning: not JetPack 6 (L4T r36); the onnxruntime index may not fit"
 
@@ -55,7 +43,7 @@ log "onnxruntime-gpu from $ORT_INDEX"
 # The package's own dependencies, except opencv-python-headless: its wheel lacks GStreamer and
 # would shadow JetPack's cv2. (pip check will name the opencv pin; that is expected here.)
 install_package "$SOURCE" --no-deps
-"$VENV/bin/python" -m pip install --quiet "numpy<2" "paho-mqtt>=2.1,<3" "pyyaml>=6" "pydantic>=2.6,<3" "hnswlib>=0.8"
+"$VENV/bin/python" -m pip install --quiet "numpy<2" "onnx>=1.15" "paho-mqtt>=2.1,<3" "pyyaml>=6" "pydantic>=2.6,<3" "hnswlib>=0.8"
 "$VENV/bin/python" - <<'PY' || die "onnxruntime lacks the GPU providers or cv2 lacks GStreamer (see above)"
 import sys, cv2, onnxruntime as ort
 providers = ort.get_available_providers()

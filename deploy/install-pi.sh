@@ -21,19 +21,7 @@ config (default config/pi-gate.yaml) and the systemd unit. Safe to run again to 
 USAGE
 }
 
-SOURCE=$(dirname "$DEPLOY_DIR")
-EXAMPLE="$SOURCE/config/pi-gate.yaml"
-START=yes
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        -h|--help) usage; exit 0 ;;
-        --source) SOURCE=$2; shift 2 ;;
-        --config) EXAMPLE=$2; shift 2 ;;
-        --no-start) START=no; shift ;;
-        *) usage >&2; die "unknown option $1" ;;
-    esac
-done
-require_root "$@"
+parse_options pi-gate.yaml "$@"
 
 grep -qi "raspberry pi" /proc/device-tree/model 2>/dev/null || log "warning: this does not look like a Raspberry Pi"
 

@@ -15,6 +15,33 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 require_root() { [[ $(id -u) -eq 0 ]] || die "run as root (sudo $0 $*)"; }
 
+# The options every installer takes; sets SOURCE, EXAMPLE and START, then insists on root.
+# Usage: parse_options DEFAULT_EXAMPLE "$@". A script with options of its own defines
+# extra_option(), which consumes "$@" from an option it knows (setting EXTRA_SHIFT) or returns 1.
+parse_options() {
+    local example=$1
+    shift
+    SOURCE=$(dirname "$DEPLOY_DIR")
+    EXAMPLE="$SOURCE/config/$example"
+    START=yes
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            -h|--help) usage; exit 0 ;;
+            --source) SOURCE=$2; shift 2 ;;
+            --config) EXAMPLE=$2; shift 2 ;;
+            --no-start) START=no; shift ;;
+            *)
+                if declare -F extra_option >/dev/null && extra_option "$@"; then
+                    shift "$EXTRA_SHIFT"
+                else
+                    usage >&2
+                    die "unknown option $1"
+                fi ;;
+        esac
+    done
+    require_root
+}
+
 # The service user: no login, no home, member of group video (cameras).
 ensure_user() {
     getent group "$SERVICE_USER" >/dev/null || groupadd --system "$SERVICE_USER"
