@@ -25,6 +25,7 @@ from gate_sim.camera import SimulatedCameraDevice
 from gate_sim.dcs import DepartureControl
 from gate_sim.gallery_service import GalleryService
 from gate_sim.scenario import Scenario, load_scenario
+from waiting import wait_for
 
 from edge.app import GateDaemon, detector_params
 from edge.camera.base import FrameSource
@@ -54,15 +55,6 @@ SCENARIO: dict[str, Any] = {
 }
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll until ``pred()`` is truthy (returned) or fail after a generous ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def fast_mqtt(port: int, **kw: Any) -> MqttConfig:

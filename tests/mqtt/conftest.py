@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from gate_sim.broker import GATE_ACL, Broker, TlsFiles
 from pydantic import SecretStr
+from waiting import wait_for
 
 from edge.config.schema import MqttConfig, TlsConfig
 from edge.messaging.client import MqttClient
@@ -129,14 +130,6 @@ def secure_cfg(secure_broker: Broker, pki: Path, tmp_path: Path) -> Callable[[st
     return make
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Watcher:
