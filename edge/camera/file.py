@@ -13,6 +13,7 @@ import numpy as np
 
 from edge.camera._opencv import VideoCaptureLike, as_bgr, release_quietly
 from edge.camera.base import CameraError, CameraUnavailable, EndOfStream
+from edge.camera.pacing import FramePacer
 from edge.config.schema import FileCamera
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,10 @@ class FileCameraDevice:
     ) -> None:
         self._cfg = config
         self._factory: CaptureFactory = capture_factory or cv2.VideoCapture
-        self._clock = clock
-        self._sleep = sleep
         self._cap: VideoCaptureLike | None = None
         self._stream = is_stream(config.url)
         self._path = config.url.removeprefix("file://")
-        self._period = 0.0
-        self._next_due = 0.0
+        self._pacer = FramePacer(clock, sleep)
         self.name = f"file:{_redact(config.url)}"
 
     def open(self) -> None:
@@ -64,8 +62,7 @@ class FileCameraDevice:
             raise CameraUnavailable(f"{self.name}: cannot open: {what}")
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if 0 < fps < 1000 else DEFAULT_FPS
-        self._period = 1.0 / fps if (self._cfg.realtime and not self._stream) else 0.0
-        self._next_due = self._clock()
+        self._pacer.restart(1.0 / fps if (self._cfg.realtime and not self._stream) else 0.0)
         self._cap = cap
 
     def _source(self) -> str:
@@ -83,7 +80,7 @@ class FileCameraDevice:
             ok, frame = _read(cap, self.name)
         if not ok or frame is None:
             raise CameraError(f"{self.name}: no frame (stream dropped or file unreadable)")
-        self._pace()
+        self._pacer.wait()
         return as_bgr(frame, self.name), None
 
     def _at_end(self, cap: VideoCaptureLike) -> bool:
@@ -91,16 +88,6 @@ class FileCameraDevice:
         pos = cap.get(cv2.CAP_PROP_POS_FRAMES)
         # FFMPEG's frame count is an estimate for some containers: a frame short of it counts as the end.
         return total > 0 and pos >= total - 1
-
-    def _pace(self) -> None:
-        if self._period <= 0:
-            return
-        self._next_due += self._period
-        delay = self._next_due - self._clock()
-        if delay > 0:
-            self._sleep(delay)
-        elif delay < -1.0:
-            self._next_due = self._clock()  # far behind (a slow disk or a pause): do not race to catch up
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

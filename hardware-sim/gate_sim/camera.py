@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.camera.base import CameraError, CameraUnavailable, EndOfStream
+from edge.camera.pacing import FramePacer
 from edge.config.schema import SimulatedCamera
 from gate_sim.render import Renderer, RenderError, WalkUpImages
 from gate_sim.scenario import Scenario, load_scenario
@@ -39,7 +40,6 @@ class SimulatedCameraDevice:
         self._every = disconnect_every_s if disconnect_every_s is not None else cam.disconnect_every_s
         self._for = disconnect_for_s if disconnect_for_s is not None else cam.disconnect_for_s
         self._clock = clock
-        self._sleep = sleep
         self._renderer = Renderer(cam.width, cam.height, scenario.seed)
         self._period = 1.0 / cam.fps
         self._open = False
@@ -48,7 +48,7 @@ class SimulatedCameraDevice:
         self._images: WalkUpImages | None = None
         self._images_for = -1
         self._connected_at = 0.0
-        self._next_due = 0.0
+        self._pacer = FramePacer(clock, sleep)
         self._unplugged_until: float | None = None
         self._unplug_pending = False
         self.frames_delivered = 0
@@ -70,7 +70,7 @@ class SimulatedCameraDevice:
             self._unplugged_until = None
         self._open = True
         self._connected_at = now
-        self._next_due = now
+        self._pacer.restart(self._period if self.realtime else 0.0)
 
     def read(self) -> tuple[np.ndarray, str | None]:
         if not self._open:
@@ -95,7 +95,7 @@ class SimulatedCameraDevice:
             self._segment += 1
             self._frame = 0
             self._drop_images()  # the walk-up is over: its photos are wiped now
-        self._pace()
+        self._pacer.wait()
         self.frames_delivered += 1
         return frame, tag
 
@@ -137,15 +137,6 @@ class SimulatedCameraDevice:
         self._images = None
         self._images_for = -1
 
-    def _pace(self) -> None:
-        if not self.realtime:
-            return
-        self._next_due += self._period
-        delay = self._next_due - self._clock()
-        if delay > 0:
-            self._sleep(delay)
-        elif delay < -1.0:
-            self._next_due = self._clock()  # far behind: skip ahead instead of bursting
 
 
 def open_scenario_camera(
