@@ -13,6 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from edge.pipeline.decide import DecisionParams
+from edge.pipeline.detect import DetectorParams
+from edge.pipeline.quality import QualityParams
+
 GATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
@@ -132,11 +136,14 @@ class ModelsConfig(_Section):
 
 
 # --------------------------------------------------------------------------- core parameters (live)
+# The core's parameter objects hold the defaults (one place); these sections add bounds and docs.
+_DET, _QUAL, _DEC = DetectorParams(), QualityParams(), DecisionParams()
+
 class DetectionConfig(_Section):
-    input_width: int = Field(640, ge=96, le=1920, description="frames are downscaled to this width")
-    score_threshold: float = Field(0.6, gt=0, lt=1)
-    nms_threshold: float = Field(0.3, gt=0, lt=1)
-    top_k: int = Field(50, ge=1, le=1000)
+    input_width: int = Field(_DET.input_width, ge=96, le=1920, description="frames are downscaled to this width")
+    score_threshold: float = Field(_DET.score_threshold, gt=0, lt=1)
+    nms_threshold: float = Field(_DET.nms_threshold, gt=0, lt=1)
+    top_k: int = Field(_DET.top_k, ge=1, le=1000)
     # Capture zone in normalised frame coordinates (x0, y0, x1, y1): faces whose centre is outside
     # are bystanders in the queue or passing by.
     capture_zone: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
@@ -151,25 +158,25 @@ class DetectionConfig(_Section):
 
 
 class QualityConfig(_Section):
-    min_face_px: int = Field(24, ge=8, le=2000, description="minimum face box width in frame pixels")
-    min_sharpness: float = Field(10.0, ge=0, description="variance of the Laplacian on the aligned crop")
-    max_yaw: float = Field(0.6, gt=0, le=1, description="nose offset from the eye midline / eye distance")
-    max_roll_deg: float = Field(25.0, gt=0, le=90)
-    min_brightness: float = Field(40.0, ge=0, le=255)
-    max_brightness: float = Field(220.0, ge=0, le=255)
+    min_face_px: int = Field(_QUAL.min_face_px, ge=8, le=2000, description="minimum face box width in frame pixels")
+    min_sharpness: float = Field(_QUAL.min_sharpness, ge=0, description="variance of the Laplacian on the aligned crop")
+    max_yaw: float = Field(_QUAL.max_yaw, gt=0, le=1, description="nose offset from the eye midline / eye distance")
+    max_roll_deg: float = Field(_QUAL.max_roll_deg, gt=0, le=90)
+    min_brightness: float = Field(_QUAL.min_brightness, ge=0, le=255)
+    max_brightness: float = Field(_QUAL.max_brightness, ge=0, le=255)
 
 
 class DecisionConfig(_Section):
-    # Defaults from `gate-edge calibrate --faces ../shared/faces --faces ../shared/lfw --gallery-size 420
-    # --impostors 1000 --probes-per-identity 3 --seed 1`: the lowest threshold whose FPIR over 1,855
-    # unmated searches is <= 0.003 (0.4553, rounded up), with the margin and quality gates it chose.
-    threshold: float = Field(0.46, ge=-1, le=1, description="cosine similarity to accept a match")
-    margin: float = Field(0.02, ge=0, le=2, description="best must beat the runner-up by this much")
-    votes_required: int = Field(1, ge=1, le=10, description="agreeing frames needed for a decision")
-    max_frames: int = Field(5, ge=1, le=100, description="usable frames after which no-match is final")
-    budget_s: float = Field(2.0, gt=0, le=30, description="from first usable frame to the event")
-    acquire_timeout_s: float = Field(3.0, gt=0, le=60, description="face present but never usable")
-    absent_frames_to_reset: int = Field(3, ge=1, le=300, description="empty frames that end a walk-up")
+    # Default threshold, margin and quality gates: calibrated, see DecisionParams.
+    threshold: float = Field(_DEC.threshold, ge=-1, le=1, description="cosine similarity to accept a match")
+    margin: float = Field(_DEC.margin, ge=0, le=2, description="best must beat the runner-up by this much")
+    votes_required: int = Field(_DEC.votes_required, ge=1, le=10, description="agreeing frames needed for a decision")
+    max_frames: int = Field(_DEC.max_frames, ge=1, le=100, description="usable frames after which no-match is final")
+    budget_s: float = Field(_DEC.budget_s, gt=0, le=30, description="from first usable frame to the event")
+    acquire_timeout_s: float = Field(_DEC.acquire_timeout_s, gt=0, le=60, description="face present but never usable")
+    absent_frames_to_reset: int = Field(
+        _DEC.absent_frames_to_reset, ge=1, le=300, description="frames without the traveller that end a walk-up"
+    )
 
 
 class GalleryConfig(_Section):
