@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 import threading
@@ -117,12 +116,10 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
     Real time on purpose: the gate sees frames at the camera's rate and drops what it cannot keep up
     with, which is what the latency and the decisions should be measured under.
     """
-    from gate_sim.broker import Broker
     from gate_sim.camera import SimulatedCameraDevice
-    from gate_sim.dcs import DepartureControl
     from gate_sim.fleet_admin import FleetAdmin
-    from gate_sim.gallery_service import GalleryService
     from gate_sim.scenario import load_scenario
+    from gate_sim.world import default_faces, private_world, wait_until
 
     from edge.app import GateDaemon
     from edge.camera.capture import CaptureWorker
@@ -130,13 +127,12 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         CaptureConfig,
         DetectionConfig,
         GateConfig,
-        MqttConfig,
         SimulatedCamera,
         TelemetryConfig,
     )
     from edge.messaging.topics import Topics
 
-    faces = faces or Path(os.environ.get("GATE_EDGE_FACES", REPO.parent / "shared" / "faces"))
+    faces = faces or default_faces()
     scenario = load_scenario(scenario_path, faces_dir=faces, seed=seed)
     truth = {t.walk_id: t for t in scenario.truth()}
     opt_out_walks = [t for t in truth.values() if t.expected == "opt_out"]
@@ -146,12 +142,10 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         f"{len(opt_out_walks)} opting out)")
 
     collected = Collected()
-    with tempfile.TemporaryDirectory(prefix="gate-edge-demo-") as tmp, Broker() as broker:
-        mqtt = MqttConfig(host=broker.host, port=broker.port, reconnect_min_s=0.2, reconnect_max_s=2)
+    with tempfile.TemporaryDirectory(prefix="gate-edge-demo-") as tmp, private_world(scenario.gallery()) as world:
+        mqtt, dcs = world.mqtt, world.dcs
         topics = Topics.from_config(GATE, mqtt)
-        say(f"private Mosquitto on {broker.host}:{broker.port}")
-        gallery_service = GalleryService(mqtt, scenario.gallery()).start()
-        dcs = DepartureControl(mqtt).start()
+        say(f"private Mosquitto on {mqtt.host}:{mqtt.port}")
         admin = FleetAdmin(mqtt, client_id="demo-admin").start([topics.events, topics.wipe, topics.status])
         stop_watch = threading.Event()
         watcher_args = (admin, topics, collected, say, stop_watch)
@@ -182,16 +176,17 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         t0 = time.monotonic()
         dcs.assign(GATE, FLIGHT)
         say(f"departure control: flight {FLIGHT} boards at gate {GATE}")
-        _wait(lambda: collected.status.get("gallery", {}).get("state") == "live", 120, "the gallery to go live")
+        wait_until(lambda: collected.status.get("gallery", {}).get("state") == "live", 120, "the gallery to go live")
         g = collected.status["gallery"]
         say(f"gallery live after {time.monotonic() - t0:.1f} s: {g['entries']} travellers; boarding starts")
         device.boarding.set()
-        _wait(device.ended.is_set, 3600, "the scenario to end")
+        wait_until(device.ended.is_set, 3600, "the scenario to end")
         # Let the last traveller's transaction finish, then close the flight.
         time.sleep(1.0)
         reply = admin.command(GATE, "close_flight", {"flight_id": FLIGHT}, timeout=10)
         say(f"officer: close flight -> {reply.get('result') if reply else 'no reply'}")
-        _wait(lambda: any(w.get("reason") == "flight_close" for w in collected.wipes), 15, "the wipe attestation")
+        wait_until(lambda: any(w.get("reason") == "flight_close" for w in collected.wipes), 15,
+                   "the wipe attestation")
         daemon.stop()
         runner.join(timeout=15)
         published = daemon.link.stats.events_published
@@ -199,17 +194,7 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         stop_watch.set()
         watcher.join(timeout=5)
         admin.stop()
-        dcs.stop()
-        gallery_service.stop()
         return _score(collected, truth, published, daemon)
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def _watch(admin: Any, topics: Any, out: Collected, say: Callable[[str], None], stop: threading.Event) -> None:

@@ -21,7 +21,6 @@ import contextlib
 import gc
 import json
 import logging
-import os
 import resource
 import sys
 import tempfile
@@ -142,14 +141,6 @@ class _Watch:
                 self.gallery_state, self.flight = gallery.get("state"), gallery.get("flight_id")
 
 
-def _wait(cond: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def soak(
     seconds: float,
     disconnect_every: float | None,
@@ -161,31 +152,27 @@ def soak(
     say: Any = None,
 ) -> dict[str, Any]:
     """Run the gate for ``seconds`` (after warm-up and the first gallery) and return the report."""
-    from gate_sim.broker import Broker
     from gate_sim.camera import SimulatedCameraDevice
-    from gate_sim.dcs import DepartureControl
-    from gate_sim.gallery_service import GalleryService
     from gate_sim.scenario import parse_scenario
+    from gate_sim.world import default_faces, private_world, wait_until
 
     from edge.app import GateDaemon
     from edge.camera.capture import CaptureWorker
-    from edge.config.schema import CaptureConfig, GateConfig, MqttConfig, SimulatedCamera, TelemetryConfig
+    from edge.config.schema import CaptureConfig, GateConfig, SimulatedCamera, TelemetryConfig
     from edge.messaging.client import MqttClient
     from edge.messaging.topics import Topics
 
     say = say or (lambda _line: None)
-    repo = Path(__file__).resolve().parents[1]
-    faces = faces or Path(os.environ.get("GATE_EDGE_FACES", repo.parent / "shared" / "faces"))
+    faces = faces or default_faces()
     spec = {**SCENARIO, "faces_dir": str(faces)}
     scenario = parse_scenario(spec, source="<soak scenario>")
 
-    with tempfile.TemporaryDirectory(prefix="gate-edge-soak-") as tmp, Broker() as broker:
+    with tempfile.TemporaryDirectory(prefix="gate-edge-soak-") as tmp, \
+            private_world(scenario.gallery(), photo_max_side=320) as world:
         scenario_path = Path(tmp) / "soak.yaml"
         scenario_path.write_text(yaml.safe_dump(spec))
-        mqtt = MqttConfig(host=broker.host, port=broker.port, reconnect_min_s=0.2, reconnect_max_s=2)
+        mqtt, dcs = world.mqtt, world.dcs
         topics = Topics.from_config(GATE, mqtt)
-        gallery_service = GalleryService(mqtt, scenario.gallery(), photo_max_side=320).start()
-        dcs = DepartureControl(mqtt).start()
         watcher = MqttClient(mqtt, "soak-watch", subscriptions=[topics.events, topics.wipe, topics.status])
         watcher.start()
         if not watcher.wait_connected(10):
@@ -205,7 +192,7 @@ def soak(
         runner.start()
         flights = 1
         dcs.assign(GATE, f"SOAK{flights:03d}")
-        _wait(lambda: watch.gallery_state == "live", 120, "the first gallery")
+        wait_until(lambda: watch.gallery_state == "live", 120, "the first gallery")
         gc.collect()
         rss_start = rss_mb()
         say(f"gallery live; soaking for {seconds:.0f} s (RSS {rss_start} MB)")
@@ -237,10 +224,9 @@ def soak(
         runner.join(30)
         published = daemon.link.stats.events_published
         with contextlib.suppress(TimeoutError):  # a shortfall is reported below
-            _wait(lambda: len(watch.event_ids) >= published, 10, "every published event")
+            wait_until(lambda: len(watch.event_ids) >= published, 10, "every published event")
         watch.stop()
-        for stop in (watcher.stop, dcs.stop, gallery_service.stop):
-            stop()
+        watcher.stop()
 
     # Judged after the warm-up (onnxruntime arenas, first gallery swaps): the baseline is the first
     # sample at or after it, or the start when the run is shorter than the warm-up.
