@@ -1,13 +1,16 @@
 """Builds the configured camera. Backend modules are imported here, lazily, on first use only.
 
 Nothing is probed at import time: a Jetson image never imports picamera2, and a Pi never checks
-for GStreamer, unless the config asks for that backend.
+for GStreamer, unless the config asks for that backend. Backends that are not part of the product
+(the developers' simulated camera) are found by name among the ``gate_edge.cameras`` entry points,
+so the product never imports the simulator.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from edge.camera.base import CameraDevice, CameraUnavailable
 from edge.camera.capture import CaptureWorker
@@ -17,9 +20,10 @@ from edge.config.schema import (
     FileCamera,
     GstreamerCamera,
     Picamera2Camera,
-    SimulatedCamera,
     V4l2Camera,
 )
+
+PLUGIN_GROUP = "gate_edge.cameras"
 
 
 def create_device(camera: CameraConfig) -> CameraDevice:
@@ -40,18 +44,22 @@ def create_device(camera: CameraConfig) -> CameraDevice:
         from edge.camera.file import FileCameraDevice
 
         return FileCameraDevice(camera)
-    if isinstance(camera, SimulatedCamera):
-        try:
-            from gate_sim.camera import SimulatedCameraDevice
-            from gate_sim.scenario import ScenarioError
-        except ImportError as exc:  # a production install without the simulator
-            raise CameraUnavailable(f"the simulated camera needs the gate_sim package: {exc}") from exc
-        try:
-            device: CameraDevice = SimulatedCameraDevice.from_config(camera)
-            return device
-        except ScenarioError as exc:
-            raise CameraUnavailable(str(exc)) from exc
-    raise CameraUnavailable(f"unknown camera backend {getattr(camera, 'backend', camera)!r}")
+    return _plugin_device(camera)
+
+
+def _plugin_device(camera: CameraConfig) -> CameraDevice:
+    """A backend registered by another distribution under ``gate_edge.cameras`` (by backend name)."""
+    backend = str(getattr(camera, "backend", camera))
+    found = list(entry_points(group=PLUGIN_GROUP, name=backend))
+    if not found:
+        raise CameraUnavailable(f"camera backend {backend!r} is not installed (no {PLUGIN_GROUP!r} entry point "
+                                f"named {backend!r}; the simulated camera comes with the gate-edge-sim package)")
+    try:
+        create = found[0].load()
+    except ImportError as exc:
+        raise CameraUnavailable(f"camera backend {backend!r} cannot be loaded: {exc}") from exc
+    device: CameraDevice = create(camera)
+    return device
 
 
 def create_source(

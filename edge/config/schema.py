@@ -13,9 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from edge.pipeline.decide import DecisionParams
-from edge.pipeline.detect import DetectorParams
-from edge.pipeline.quality import QualityParams
+from edge.core.decide import DecisionParams
+from edge.core.detect import DetectorParams
+from edge.core.quality import QualityParams
 
 GATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 

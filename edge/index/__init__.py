@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.pipeline.search import ExactIndex, GalleryIndex
+from edge.core.search import ExactIndex, GalleryIndex
 
 
 def build_index(ids: Sequence[str], templates: np.ndarray, exact_max_entries: int = 5000,

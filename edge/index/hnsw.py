@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import hnswlib
 import numpy as np
 
-from edge.pipeline.search import Candidate
+from edge.core.search import Candidate
 
 
 class HnswIndex:

@@ -17,9 +17,9 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.config.schema import ModelsConfig
+from edge.core.detect import DetectorParams, FaceDetector
+from edge.core.embed import FaceEmbedder
 from edge.inference.manifest import Manifest, ModelError, ModelSpec, load_manifest, sha256_file, verify
-from edge.pipeline.detect import DetectorParams, FaceDetector
-from edge.pipeline.embed import FaceEmbedder
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from edge.camera.base import CameraError, CameraUnavailable, EndOfStream
 from edge.camera.pacing import FramePacer
 from edge.config.schema import SimulatedCamera
 from gate_sim.render import Renderer, RenderError, WalkUpImages
-from gate_sim.scenario import Scenario, load_scenario
+from gate_sim.scenario import Scenario, ScenarioError, load_scenario
 
 
 class SimulatedCameraDevice:
@@ -144,3 +144,11 @@ def open_scenario_camera(
 ) -> SimulatedCameraDevice:
     """Convenience for tools (record, demo): load a scenario file and wrap it in a device."""
     return SimulatedCameraDevice(load_scenario(scenario, faces_dir=faces_dir, seed=seed), realtime=realtime)
+
+
+def create(config: SimulatedCamera) -> SimulatedCameraDevice:
+    """The ``gate_edge.cameras`` entry point named ``simulated``: how the product finds this camera."""
+    try:
+        return SimulatedCameraDevice.from_config(config)
+    except ScenarioError as exc:
+        raise CameraUnavailable(str(exc)) from exc

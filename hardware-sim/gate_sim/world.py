@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -17,14 +16,8 @@ from edge.config.schema import MqttConfig
 from gate_sim.broker import Broker
 from gate_sim.dcs import DepartureControl
 from gate_sim.gallery_service import GalleryService
-from gate_sim.scenario import FACES_ENV
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def default_faces() -> Path:
-    """``$GATE_EDGE_FACES``, else ../shared/faces beside the checkout (where CI lays it)."""
-    return Path(os.environ.get(FACES_ENV, REPO.parent / "shared" / "faces"))
 
 
 def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import edge.systemd as sd
+import edge.system.systemd as sd
 
 from .notify_socket import NotifySocket
 
@@ -13,7 +13,7 @@ from .notify_socket import NotifySocket
 @pytest.fixture
 def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NotifySocket]:
     """A fake systemd notify socket, with NOTIFY_SOCKET and WATCHDOG_USEC (10 s) set for this
-    process and edge.systemd's default notifier reset to pick them up."""
+    process and edge.system.systemd's default notifier reset to pick them up."""
     ns = NotifySocket(tmp_path)
     for key, value in ns.env(watchdog_usec=10_000_000).items():
         monkeypatch.setenv(key, value)

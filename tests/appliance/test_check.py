@@ -24,7 +24,7 @@ SIM_CONFIG = REPO / "config" / "sim-gate.yaml"
 
 def _run_check(config: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.check", "--config", str(config), "--json", *extra],
+        [sys.executable, "-m", "edge.commands.check", "--config", str(config), "--json", *extra],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def test_check_table_output(tmp_path: Path) -> None:
     path = tmp_path / "gate.yaml"
     path.write_text(BROKEN)
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.check", "--config", str(path), "--skip", "models", "--skip", "providers"],
+        [sys.executable, "-m", "edge.commands.check", "--config", str(path), "--skip", "models", "--skip", "providers"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edge.config.schema import LoggingConfig
-from edge.logsetup import BiometricGuard, setup_logging, stderr_is_journal, syslog_priority
+from edge.system.logsetup import BiometricGuard, setup_logging, stderr_is_journal, syslog_priority
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import edge.systemd as sd
+import edge.system.systemd as sd
 
 from .notify_socket import NotifySocket
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.pipeline.align import align
-from edge.pipeline.types import faces_to_array
+from edge.core.align import align
+from edge.core.types import faces_to_array
 
 
 def _photos(faces_dir: Path) -> list[Path]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.pipeline.decide import DecisionMachine, DecisionParams, Observation, Outcome, Phase, frame_vote
-from edge.pipeline.search import Candidate
+from edge.core.decide import DecisionMachine, DecisionParams, Observation, Outcome, Phase, frame_vote
+from edge.core.search import Candidate
 
 P = DecisionParams(threshold=0.45, margin=0.05, votes_required=2, max_frames=4, budget_s=2.0,
                    acquire_timeout_s=3.0, absent_frames_to_reset=3)
@@ -123,7 +123,7 @@ def test_invariants_on_any_sequence(obs: list[Observation]) -> None:
 
 
 def test_opt_out_skips_exactly_the_next_walkup() -> None:
-    from edge.pipeline.decide import OptOutPhase, OptOutWindow
+    from edge.core.decide import OptOutPhase, OptOutWindow
 
     # The previous traveller is still in the zone when the officer presses opt-out.
     w = OptOutWindow(until=100.0, absent_frames_to_reset=2, zone_busy=True)
@@ -136,7 +136,7 @@ def test_opt_out_skips_exactly_the_next_walkup() -> None:
 
 
 def test_opt_out_window_runs_out() -> None:
-    from edge.pipeline.decide import OptOutPhase, OptOutWindow
+    from edge.core.decide import OptOutPhase, OptOutWindow
 
     w = OptOutWindow(until=3.0, absent_frames_to_reset=2, zone_busy=False)
     assert w.observe(0.0, False) is OptOutPhase.WAITING

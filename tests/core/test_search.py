@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge.core.search import ExactIndex
 from edge.index import build_index
 from edge.index.hnsw import HnswIndex
-from edge.pipeline.search import ExactIndex
 
 
 def unit(n: int, dim: int = 128, seed: int = 0) -> np.ndarray:

@@ -7,9 +7,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.pipeline.quality import QualityIssue, QualityParams, assess, pose
-from edge.pipeline.select import select_traveller
-from edge.pipeline.types import Face
+from edge.core.quality import QualityIssue, QualityParams, assess, pose
+from edge.core.select import select_traveller
+from edge.core.types import Face
 
 FRONTAL = np.array([[40, 50], [72, 50], [56, 70], [42, 90], [70, 90]], np.float64)
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from edge.config.schema import ModelsConfig
+from edge.core.analyse import FrameAnalyser
+from edge.core.embed import FaceEmbedder
+from edge.core.quality import QualityParams
+from edge.core.wipe import wiped
 from edge.index import build_index
 from edge.inference.manifest import ModelError, load_manifest, verify_all
 from edge.inference.onnx_runtime import load_model
-from edge.pipeline.analyse import FrameAnalyser
-from edge.pipeline.embed import FaceEmbedder
-from edge.pipeline.quality import QualityParams
-from edge.pipeline.wipe import wiped
 
 
 def _frame_with_face(faces_dir: Path) -> np.ndarray:

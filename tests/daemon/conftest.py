@@ -1,5 +1,5 @@
 """The whole gate, wired: a real Mosquitto, the simulated gallery service and departure control, the
-real models and photos, the simulated camera, and the real :class:`edge.app.GateDaemon`.
+real models and photos, the simulated camera, and the real :class:`edge.daemon.gate.GateDaemon`.
 
 Most tests run the daemon in a thread of the test process (cheap; they can reach into it for
 assertions about state that the wire does not show). The crash test runs it as a subprocess,
@@ -27,14 +27,14 @@ from gate_sim.gallery_service import GalleryService
 from gate_sim.scenario import Scenario, load_scenario
 from waiting import wait_for
 
-from edge.app import GateDaemon, detector_params
 from edge.camera.base import FrameSource
 from edge.camera.capture import CaptureWorker
 from edge.config.schema import CaptureConfig, GateConfig, MqttConfig, SimulatedCamera, TelemetryConfig
+from edge.daemon.gate import GateDaemon, detector_params
 from edge.inference.onnx_runtime import FaceModels
 from edge.messaging.client import MqttClient, OutMessage
 from edge.messaging.topics import Topics
-from edge.systemd import Notifier
+from edge.system.systemd import Notifier
 
 GATE = "G7"
 FLIGHT = "TST001"

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_demo_json_boards_the_tiny_flight(faces_dir: Path) -> None:
     env = {**os.environ, "GATE_EDGE_FACES": str(faces_dir)}
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--json", "--faces", str(faces_dir),
+        [sys.executable, "-m", "edge", "demo", "--json", "--faces", str(faces_dir),
          "--scenario", str(REPO / "hardware-sim" / "scenarios" / "tiny.yaml")],
         capture_output=True, text=True, timeout=180, env=env, cwd=REPO, check=False,
     )

@@ -51,7 +51,7 @@ def start_gate(config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTIFY_SOCKET", None)
     with open(log, "ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+        return subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)],
                                 cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 

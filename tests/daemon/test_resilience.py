@@ -49,7 +49,7 @@ def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: World, f
 
 
 def test_gallery_request_while_offline_is_retried(world: World, face_models: FaceModels) -> None:
-    from edge.app import GateDaemon
+    from edge.daemon.gate import GateDaemon
 
     cfg = world.config()
     daemon = GateDaemon(cfg, models=face_models, source=world.source(cfg))  # link never started: offline

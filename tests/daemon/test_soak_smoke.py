@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from edge import soak
+from gate_sim import soak
 
 
 def test_soak_reports_json_with_restarts_transactions_and_rss(

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from edge.gallery_live import LiveGallery
+from edge.core.decide import Observation, Phase
+from edge.core.search import Candidate
+from edge.daemon.gallery_loader import LiveGallery
 from edge.index import build_index
 from edge.inference.onnx_runtime import FaceModels
-from edge.pipeline.decide import Observation, Phase
-from edge.pipeline.search import Candidate
 
 from .conftest import World
 
@@ -23,7 +23,7 @@ def _live(flight: str, version: int) -> LiveGallery:
 
 
 def test_gallery_swap_waits_for_the_transaction_to_end(world: World, face_models: FaceModels) -> None:
-    from edge.app import GateDaemon
+    from edge.daemon.gate import GateDaemon
 
     cfg = world.config()
     daemon = GateDaemon(cfg, models=face_models, source=world.source(cfg))  # not run: driven by hand
@@ -48,8 +48,8 @@ def test_gallery_swap_waits_for_the_transaction_to_end(world: World, face_models
 
 
 def test_gallery_loading_progress_shows_in_the_status(world: World, face_models: FaceModels) -> None:
-    from edge.app import GateDaemon
-    from edge.gallery_live import GalleryProgress
+    from edge.daemon.gallery_loader import GalleryProgress
+    from edge.daemon.gate import GateDaemon
 
     cfg = world.config()
     daemon = GateDaemon(cfg, models=face_models, source=world.source(cfg))  # not run: driven by hand

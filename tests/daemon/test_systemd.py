@@ -16,7 +16,7 @@ from appliance.notify_socket import NotifySocket  # the shared fake systemd sock
 from edge.camera.base import Frame, Health, SourceStats
 from edge.camera.capture import CaptureWorker
 from edge.inference.onnx_runtime import FaceModels
-from edge.systemd import Notifier
+from edge.system.systemd import Notifier
 
 from .conftest import World, gallery_live, wait_for
 

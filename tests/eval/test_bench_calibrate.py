@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge import bench, calibrate
+from edge.commands import bench, calibrate
+from edge.evaluation.calibrate import MARGINS
 
 
 def test_bench_quick_prints_every_field(run_json, faces_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -42,7 +43,7 @@ def test_calibrate_on_faces_proposes_a_threshold_that_separates_them(run_json, f
     assert prop["threshold"] > folder["scores"]["nonmated_top"]["max"]
     assert prop["per_folder"][0]["fpir"] == 0.0 and prop["per_folder"][0]["unmated_fpir"] == 0.0
     assert prop["per_folder"][0]["fnir"] <= 0.05
-    assert prop["margin"] in calibrate.MARGINS
+    assert prop["margin"] in MARGINS
 
 
 def test_calibrate_rejects_a_bad_target(cli_args, faces_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]

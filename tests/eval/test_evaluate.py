@@ -9,17 +9,18 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import evaluate
+from edge.commands import eval as evaluate_cmd
 from edge.config.schema import DecisionConfig
-from edge.eval_data import build_protocol, list_identities
-from edge.eval_setup import decision_params, make_analyser
+from edge.evaluation import evaluate
+from edge.evaluation.data import build_protocol, list_identities
+from edge.evaluation.setup import decision_params, make_analyser
 
 REQUIRED = ("identities_enrolled", "genuine_probes", "impostor_probes", "fnir", "fpir", "failures_to_acquire",
             "failures_to_enrol", "threshold", "latency_ms", "fnir_at_fpir_0.003")
 
 
 def test_eval_on_shared_faces_meets_targets(run_json, faces_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    rep = run_json(evaluate, ["--faces", str(faces_dir)])
+    rep = run_json(evaluate_cmd, ["--faces", str(faces_dir)])
     for key in REQUIRED:
         assert key in rep
     ids = list_identities(faces_dir)
@@ -75,7 +76,7 @@ def crafted(tmp_path: Path, faces_dir: Path) -> Path:
 
 
 def test_crafted_folder_counts_failures_and_does_not_crash(run_json, crafted: Path) -> None:  # type: ignore[no-untyped-def]
-    rep = run_json(evaluate, ["--faces", str(crafted)])
+    rep = run_json(evaluate_cmd, ["--faces", str(crafted)])
     assert rep["identities_enrolled"] == 2  # alice, carol
     assert rep["failures_to_enrol"] == 1
     assert rep["failures"]["enrol"] == [{"file": "bob/a.jpg", "reason": "unreadable"}]
@@ -93,11 +94,11 @@ def test_crafted_folder_counts_failures_and_does_not_crash(run_json, crafted: Pa
 
 
 def test_eval_reports_bad_folders_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_args) -> None:  # type: ignore[no-untyped-def]
-    assert evaluate.run(cli_args(evaluate, ["--faces", str(tmp_path / "missing")])) == 2
+    assert evaluate_cmd.run(cli_args(evaluate_cmd, ["--faces", str(tmp_path / "missing")])) == 2
     assert "not found" in capsys.readouterr().err
     (tmp_path / "solo").mkdir()
     (tmp_path / "solo" / "a.jpg").write_bytes(b"")
-    assert evaluate.run(cli_args(evaluate, ["--faces", str(tmp_path)])) == 2
+    assert evaluate_cmd.run(cli_args(evaluate_cmd, ["--faces", str(tmp_path)])) == 2
     assert "two or more photos" in capsys.readouterr().err
 
 
@@ -121,8 +122,8 @@ def test_probe_buffers_are_zeroed(face_models, faces_dir: Path, monkeypatch: pyt
 def test_genuine_pairs_match_and_impostors_do_not(face_models, faces_dir: Path) -> None:  # type: ignore[no-untyped-def]
     """Each probe photo against each enrolled photo: its own identity scores >= the default threshold,
     every other enrolled identity scores below it, and impostor photos score below it against all."""
-    from edge.eval_data import read_image
-    from edge.pipeline.wipe import wiped
+    from edge.core.wipe import wiped
+    from edge.evaluation.data import read_image
 
     analyser = make_analyser(face_models)
 

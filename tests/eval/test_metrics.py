@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.eval_metrics import Search, fnir, fpir, summary, threshold_for_fpir
-from edge.pipeline.decide import DecisionParams, frame_vote
-from edge.pipeline.search import Candidate
+from edge.core.decide import DecisionParams, frame_vote
+from edge.core.search import Candidate
+from edge.evaluation.metrics import Search, fnir, fpir, summary, threshold_for_fpir
 
 score = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False).map(lambda x: round(x, 6))
 searches = st.lists(

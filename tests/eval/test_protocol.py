@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.eval_data import DatasetError, build_protocol, list_identities
+from edge.evaluation.data import DatasetError, build_protocol, list_identities
 
 
 def _folder(root: Path, counts: list[int]) -> None:

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.pipeline.align import align
-from edge.pipeline.decide import Observation
-from edge.pipeline.detect import FaceDetector
-from edge.pipeline.embed import FaceEmbedder
-from edge.pipeline.quality import QualityParams, QualityReport, assess
-from edge.pipeline.search import Candidate, GalleryIndex
-from edge.pipeline.select import Zone, select_traveller
-from edge.pipeline.types import Face
-from edge.pipeline.wipe import Scratch
+from edge.core.align import align
+from edge.core.decide import Observation
+from edge.core.detect import FaceDetector
+from edge.core.embed import FaceEmbedder
+from edge.core.quality import QualityParams, QualityReport, assess
+from edge.core.search import Candidate, GalleryIndex
+from edge.core.select import Zone, select_traveller
+from edge.core.types import Face
+from edge.core.wipe import Scratch
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.pipeline.wipe import Scratch
+from edge.core.wipe import Scratch
 
 CROP_SIZE = 112
 # Right eye, left eye, nose tip, right and left mouth corner, in 112x112 crop pixels.

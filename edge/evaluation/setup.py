@@ -7,12 +7,12 @@ import argparse
 from pathlib import Path
 
 from edge.config.schema import DecisionConfig, DetectionConfig, ModelsConfig, QualityConfig
+from edge.core.analyse import FrameAnalyser
+from edge.core.decide import DecisionParams
+from edge.core.detect import DetectorParams
+from edge.core.quality import QualityParams
 from edge.inference.manifest import DEFAULT_MANIFEST
 from edge.inference.onnx_runtime import FaceModels, load_face_models
-from edge.pipeline.analyse import FrameAnalyser
-from edge.pipeline.decide import DecisionParams
-from edge.pipeline.detect import DetectorParams
-from edge.pipeline.quality import QualityParams
 
 
 def detector_params(cfg: DetectionConfig | None = None) -> DetectorParams:

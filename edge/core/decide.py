@@ -24,7 +24,7 @@ import enum
 from collections import Counter
 from dataclasses import dataclass, field
 
-from edge.pipeline.search import Candidate
+from edge.core.search import Candidate
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.pipeline.decide import Outcome
+from edge.core.decide import Outcome
 
 
 def percentiles(values: list[float] | collections.deque[float], qs: tuple[float, ...] = (50, 95)) -> list[float | None]:

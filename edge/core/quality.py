@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.pipeline.types import Face
+from edge.core.types import Face
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 FPIR, and summaries of score and latency distributions. Pure numpy, no models.
 
 A probe is *accepted* at (threshold T, margin m) when its best score s1 >= T and s1 - s2 >= m (s2 is
-the runner-up, -1 when the gallery has one entry): exactly :func:`edge.pipeline.decide.frame_vote`.
+the runner-up, -1 when the gallery has one entry): exactly :func:`edge.core.decide.frame_vote`.
 Acceptance is monotone in T for a fixed m, which is what makes a threshold sweep well defined.
 
 Besides the impostor probes, every genuine probe also yields an *unmated search* (NIST's term) by

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 GATE = "soak-gate"
-log = logging.getLogger("edge.soak")
+log = logging.getLogger("gate_sim.soak")
 
 # A flight at a modest resolution: every identity with two photos enrolled, four impostors, in a
 # shuffled order, looping for as long as the soak runs.
@@ -152,15 +152,15 @@ def soak(
     say: Any = None,
 ) -> dict[str, Any]:
     """Run the gate for ``seconds`` (after warm-up and the first gallery) and return the report."""
-    from gate_sim.camera import SimulatedCameraDevice
-    from gate_sim.scenario import parse_scenario
-    from gate_sim.world import default_faces, private_world, wait_until
-
-    from edge.app import GateDaemon
     from edge.camera.capture import CaptureWorker
     from edge.config.schema import CaptureConfig, GateConfig, SimulatedCamera, TelemetryConfig
+    from edge.daemon.gate import GateDaemon
+    from edge.evaluation.data import default_faces
     from edge.messaging.client import MqttClient
     from edge.messaging.topics import Topics
+    from gate_sim.camera import SimulatedCameraDevice
+    from gate_sim.scenario import parse_scenario
+    from gate_sim.world import private_world, wait_until
 
     say = say or (lambda _line: None)
     faces = faces or default_faces()
@@ -219,9 +219,13 @@ def soak(
         gc.collect()
         rss_end = rss_mb()
         series.append((round(elapsed, 1), rss_end))
-        stats = daemon.source.stats
         daemon.stop()
         runner.join(30)
+        if runner.is_alive():
+            raise RuntimeError("soak: the daemon did not stop within 30 s")
+        # Counters are read once the daemon's loop has ended: a snapshot taken before the join missed
+        # the frames handled in the last turns of the loop (camera_frames < frames, a flaky report).
+        stats = daemon.source.stats
         published = daemon.link.stats.events_published
         with contextlib.suppress(TimeoutError):  # a shortfall is reported below
             wait_until(lambda: len(watch.event_ids) >= published, 10, "every published event")
@@ -280,7 +284,7 @@ def verdict(report: dict[str, Any], tolerance_mb: float, slope_tolerance: float)
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.logsetup import setup_logging
+    from edge.system.logsetup import setup_logging
 
     setup_logging()
     logging.getLogger().setLevel(logging.WARNING if args.json else logging.INFO)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from edge.camera.base import EndOfStream
-from edge.metrics import percentiles
+from edge.daemon.metrics import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = REPO / "hardware-sim" / "scenarios" / "demo_flight.yaml"
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.logsetup import setup_logging
+    from edge.system.logsetup import setup_logging
 
     setup_logging()
     # The demo narrates each step and decision itself; the daemon's own log only for what goes wrong.
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         summary = board(args.scenario, args.faces, seed=args.seed,
                         show=None if args.json else _show)
     except Exception as exc:  # the demo explains failures instead of a traceback
-        logging.getLogger("edge.demo").exception("demo failed")
+        logging.getLogger("gate_sim.demo").exception("demo failed")
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -116,12 +116,6 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
     Real time on purpose: the gate sees frames at the camera's rate and drops what it cannot keep up
     with, which is what the latency and the decisions should be measured under.
     """
-    from gate_sim.camera import SimulatedCameraDevice
-    from gate_sim.fleet_admin import FleetAdmin
-    from gate_sim.scenario import load_scenario
-    from gate_sim.world import default_faces, private_world, wait_until
-
-    from edge.app import GateDaemon
     from edge.camera.capture import CaptureWorker
     from edge.config.schema import (
         CaptureConfig,
@@ -130,7 +124,13 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         SimulatedCamera,
         TelemetryConfig,
     )
+    from edge.daemon.gate import GateDaemon
+    from edge.evaluation.data import default_faces
     from edge.messaging.topics import Topics
+    from gate_sim.camera import SimulatedCameraDevice
+    from gate_sim.fleet_admin import FleetAdmin
+    from gate_sim.scenario import load_scenario
+    from gate_sim.world import private_world, wait_until
 
     faces = faces or default_faces()
     scenario = load_scenario(scenario_path, faces_dir=faces, seed=seed)

@@ -14,6 +14,7 @@ Flight-sized draws (``gallery_size``, ``impostors``, ``probes_per_identity``) ar
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.pipeline.wipe import Scratch
+from edge.core.wipe import Scratch
 
+FACES_ENV = "GATE_EDGE_FACES"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def default_faces() -> Path:
+    """The faces folder every tool and test uses unless told otherwise: ``$GATE_EDGE_FACES``, else
+    ../shared/faces beside a source checkout (where CI lays it)."""
+    env = os.environ.get(FACES_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "faces"
 
 
 class DatasetError(ValueError):

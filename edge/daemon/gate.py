@@ -8,17 +8,13 @@ gallery swaps and config changes *between* transactions. Nothing imports this mo
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
-import signal
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from edge import __version__
@@ -26,11 +22,15 @@ from edge.camera.base import FrameSource, Health
 from edge.config.errors import ConfigError
 from edge.config.load import classify_change, merge_desired, validate
 from edge.config.schema import GateConfig
-from edge.config.store import LastKnownGood, StoredDesired, startup_config
-from edge.gallery_live import GalleryLoader, LiveGallery
-from edge.inference.manifest import ModelError
+from edge.config.store import LastKnownGood, StoredDesired
+from edge.core.analyse import FrameAnalyser
+from edge.core.decide import Decision, DecisionMachine, DecisionParams, OptOutPhase, OptOutWindow, Outcome, Phase
+from edge.core.detect import DetectorParams
+from edge.core.quality import QualityParams
+from edge.core.wipe import wiped
+from edge.daemon.gallery_loader import GalleryLoader, LiveGallery
+from edge.daemon.metrics import GateMetrics, percentiles
 from edge.inference.onnx_runtime import FaceModels, load_face_models
-from edge.logsetup import setup_logging
 from edge.messaging.client import MessagingError
 from edge.messaging.intake import AssignmentUpdate, CommandItem, ConfigUpdate
 from edge.messaging.link import GalleryFailed, GalleryReady, GateLink
@@ -46,15 +46,10 @@ from edge.messaging.schemas import (
     TelemetryCounters,
     WipeAttestation,
 )
-from edge.metrics import GateMetrics, percentiles
-from edge.pipeline.analyse import FrameAnalyser
-from edge.pipeline.decide import Decision, DecisionMachine, DecisionParams, OptOutPhase, OptOutWindow, Outcome, Phase
-from edge.pipeline.detect import DetectorParams
-from edge.pipeline.quality import QualityParams
-from edge.pipeline.wipe import wiped
-from edge.systemd import Notifier, Watchdog, default_notifier
+from edge.system.logsetup import setup_logging
+from edge.system.systemd import Notifier, Watchdog, default_notifier
 
-log = logging.getLogger("edge.app")
+log = logging.getLogger("edge.daemon.gate")
 
 GALLERY_RETRY_S = 5.0
 
@@ -565,36 +560,3 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)[:200]
-
-
-# ---------------------------------------------------------------------------- CLI: gate-edge run
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", type=Path, required=True, help="the gate's YAML config file")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        start = startup_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: cannot read config {args.config}: {exc}", file=sys.stderr)
-        return 2
-    cfg = start.config
-    setup_logging(cfg.logging)
-    log.info("gate-edge %s starting for gate %s (config v%d from %s)", __version__, cfg.gate_id, cfg.version,
-             start.source)
-    try:
-        daemon = GateDaemon(cfg, start.base, stored=start.stored)
-    except ModelError as exc:
-        log.error("%s", exc)
-        default_notifier().notify(f"STATUS=cannot start: {exc}")
-        return 3
-    except Exception as exc:
-        log.exception("cannot start: %s", exc)
-        return 3
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: daemon.stop())
-    return daemon.run()
-

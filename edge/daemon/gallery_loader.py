@@ -18,12 +18,12 @@ from datetime import datetime
 import cv2
 import numpy as np
 
+from edge.core.analyse import FrameAnalyser
+from edge.core.embed import l2_normalise
+from edge.core.search import GalleryIndex
+from edge.core.wipe import wiped
 from edge.index import build_index
 from edge.messaging.intake import Gallery
-from edge.pipeline.analyse import FrameAnalyser
-from edge.pipeline.embed import l2_normalise
-from edge.pipeline.search import GalleryIndex
-from edge.pipeline.wipe import wiped
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.pipeline.types import Face, InferFn
-from edge.pipeline.wipe import Scratch
+from edge.core.types import Face, InferFn
+from edge.core.wipe import Scratch
 
 STRIDES = (8, 16, 32)
 PAD_DIVISOR = 32

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edge.pipeline.types import Face
+from edge.core.types import Face
 
 Zone = tuple[float, float, float, float]  # normalised x0, y0, x1, y1
 

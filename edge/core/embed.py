@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.pipeline.types import InferFn
-from edge.pipeline.wipe import Scratch
+from edge.core.types import InferFn
+from edge.core.wipe import Scratch
 
 
 def to_blob(crop: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:

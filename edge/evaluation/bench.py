@@ -12,9 +12,7 @@ gets the frame downscaled to the same detection width ours uses, and the same th
 from __future__ import annotations
 
 import argparse
-import json
 import resource
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,13 +22,12 @@ import cv2
 import numpy as np
 
 from edge.config.schema import DetectionConfig, GalleryConfig
-from edge.eval_data import DatasetError, list_identities, read_image
-from edge.eval_setup import add_model_arguments, decision_params, default_models_dir, load_models, make_analyser
+from edge.core.decide import DecisionMachine
+from edge.core.search import ExactIndex, GalleryIndex
+from edge.core.wipe import Scratch, wiped
+from edge.evaluation.data import DatasetError, default_faces, list_identities, read_image
+from edge.evaluation.setup import decision_params, default_models_dir, load_models, make_analyser
 from edge.index import build_index
-from edge.inference.manifest import ModelError
-from edge.pipeline.decide import DecisionMachine
-from edge.pipeline.search import ExactIndex, GalleryIndex
-from edge.pipeline.wipe import Scratch, wiped
 
 FRAME_W, FRAME_H = 1280, 720
 GALLERY_SIZE = 500  # a flight
@@ -235,20 +232,6 @@ def load_frames(faces: Path, scratch: Scratch, limit: int) -> list[np.ndarray]:
     return frames
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--faces", type=Path, default=None, help="photos to compose frames from "
-                        "(default: ../shared/faces beside the checkout)")
-    parser.add_argument("--quick", action="store_true", help="few frames, small galleries: a smoke run")
-    parser.add_argument("--rounds", type=int, default=None, help="passes over the frames (default 6, quick 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    add_model_arguments(parser)
-
-
-def default_faces() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "faces"
-
-
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     faces = args.faces or default_faces()
     rounds = args.rounds or (1 if args.quick else 6)
@@ -273,33 +256,6 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_le_400mb": out["peak_rss_mb"] <= 400,
     }
     return out
-
-
-def _human(rep: dict[str, Any]) -> str:
-    lines = [f"{rep['frames']} frames {rep['frame_size'][0]}x{rep['frame_size'][1]} x {rep['rounds']} rounds, "
-             f"detection at width {rep['detect_input_width']}, {rep['threads']} thread(s)"]
-    for k, v in rep["stages_ms"].items():
-        cv = rep["opencv"]["stages_ms"].get(k)
-        lines.append(f"  {k:<7} ours p50 {v['p50']} p95 {v['p95']}" + (f"   opencv p50 {cv['p50']}" if cv else ""))
-    e, c = rep["end_to_end_ms"], rep["opencv"]["end_to_end_ms"]
-    lines.append(f"end to end ours p50 {e['p50']} p95 {e['p95']} p99 {e['p99']} | opencv p50 {c['p50']} "
-                 f"p95 {c['p95']} | ratio {rep['ratio_vs_opencv']}")
-    for r in rep["search"]:
-        lines.append(f"search {r['entries']:>6} {r['index']:<5} p50 {r['search_ms']['p50']} ms "
-                     f"recall@1 {r['recall_at_1']}")
-    lines.append(f"peak RSS {rep['peak_rss_mb']} MB")
-    lines.append("goals: " + ", ".join(f"{k}={'ok' if v else 'MISSED'}" for k, v in rep["goals"].items()))
-    return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        rep = bench(args)
-    except (DatasetError, ModelError) as exc:
-        print(f"gate-edge bench: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(rep) if args.json else _human(rep))
-    return 0
 
 
 def _ratio(ours: float | None, theirs: float | None) -> float | None:

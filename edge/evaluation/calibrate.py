@@ -21,19 +21,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from edge.eval_data import DatasetError, build_protocol
-from edge.eval_metrics import Search, fnir, fpir, summary, threshold_for_fpir
-from edge.eval_setup import add_model_arguments, decision_params, load_models, make_analyser, quality_params
-from edge.evaluate import TARGET_FPIR, ProbeResult, run_protocol
-from edge.inference.manifest import ModelError
-from edge.pipeline.quality import QualityParams
+from edge.core.quality import QualityParams
+from edge.evaluation.data import DatasetError, build_protocol
+from edge.evaluation.evaluate import ProbeResult, run_protocol
+from edge.evaluation.metrics import Search, fnir, fpir, summary, threshold_for_fpir
+from edge.evaluation.setup import decision_params, load_models, make_analyser, quality_params
 
 OPEN_GATE = QualityParams(min_face_px=0, min_sharpness=0.0, max_yaw=math.inf, max_roll_deg=180.0,
                           min_brightness=0.0, max_brightness=255.0)
@@ -117,18 +114,6 @@ def folder_summary(r: Records) -> dict[str, Any]:
                                                if x.search is not None and not passes(x.quality, quality_params()))}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--faces", type=Path, action="append", required=True,
-                        help="labelled folder (repeat to pool several)")
-    parser.add_argument("--target-fpir", type=float, default=TARGET_FPIR, help="accepted impostor share")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--gallery-size", type=int, default=None, help="per folder: enrolled identities to draw")
-    parser.add_argument("--impostors", type=int, default=None, help="per folder: impostor identities to draw")
-    parser.add_argument("--probes-per-identity", type=int, default=None, help="per folder: genuine probes")
-    parser.add_argument("--seed", type=int, default=0)
-    add_model_arguments(parser)
-
-
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     if not 0.0 <= args.target_fpir < 1.0:
         raise DatasetError(f"--target-fpir must be in [0, 1), got {args.target_fpir}")
@@ -150,26 +135,3 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
                     "max_yaw": quality_params().max_yaw},
         "proposal": propose(records, args.target_fpir),
     }
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        rep = calibrate(args)
-    except (DatasetError, ModelError) as exc:
-        print(f"gate-edge calibrate: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(rep))
-        return 0
-    p = rep["proposal"]
-    for f in rep["folders"]:
-        s = f["scores"]
-        print(f"{f['faces']}: {f['genuine_probes']} genuine, {f['impostor_probes']} impostor probes; mated "
-              f"min/p50 {s['mated']['min']}/{s['mated']['p50']}, non-mated p99/max "
-              f"{s['nonmated_top']['p99']}/{s['nonmated_top']['max']}")
-    print(f"proposal at FPIR <= {rep['target_fpir']}: threshold {p['threshold']} margin {p['margin']} "
-          f"min_face_px {p['min_face_px']} min_sharpness {p['min_sharpness']} max_yaw {p['max_yaw']} "
-          f"(pooled FNIR {p['pooled_fnir']})")
-    for f in p["per_folder"]:
-        print(f"  {f['faces']}: FNIR {f['fnir']} FPIR {f['fpir']}")
-    return 0
