@@ -11,7 +11,7 @@ from pathlib import Path
 from edge import __version__
 from edge.config.errors import ConfigError
 from edge.config.store import startup_config
-from edge.daemon.gate import GateDaemon
+from edge.daemon.wiring import build_gate
 from edge.inference.manifest import ModelError
 from edge.system.logsetup import setup_logging
 from edge.system.systemd import default_notifier
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("gate-edge %s starting for gate %s (config v%d from %s)", __version__, cfg.gate_id, cfg.version,
              start.source)
     try:
-        daemon = GateDaemon(cfg, start.base, stored=start.stored)
+        daemon = build_gate(cfg, base_raw=start.base, stored=start.stored)
     except ModelError as exc:
         log.error("%s", exc)
         default_notifier().notify(f"STATUS=cannot start: {exc}")

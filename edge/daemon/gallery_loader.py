@@ -20,10 +20,10 @@ import numpy as np
 
 from edge.core.analyse import FrameAnalyser
 from edge.core.embed import l2_normalise
+from edge.core.gallery import Gallery
 from edge.core.search import GalleryIndex
 from edge.core.wipe import wiped
 from edge.index import build_index
-from edge.messaging.intake import Gallery
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from edge.core.gallery import Gallery, GalleryItem
 from edge.messaging.schemas import (
     COMMANDS,
     Assignment,
@@ -100,21 +101,6 @@ class CommandItem:
 
 
 @dataclass
-class GalleryItem:
-    """One gallery entry, decoded into buffers that can be zeroed (biometric data)."""
-
-    id: str
-    template: np.ndarray | None = None  # float32 (dim,)
-    photo: bytearray | None = None  # encoded JPEG/PNG
-
-    def wipe(self) -> None:
-        if self.template is not None:
-            self.template.fill(0)
-        if self.photo is not None:
-            self.photo[:] = bytes(len(self.photo))
-
-
-@dataclass
 class GalleryChunkItem:
     """A validated chunk: header fields plus decoded entries (the base64 strings are not kept)."""
 
@@ -130,33 +116,6 @@ class GalleryChunkItem:
     items: list[GalleryItem]
     payload_sha256: bytes
     reply_topic: str | None = None
-
-
-@dataclass
-class Gallery:
-    """A complete flight gallery, in memory only. ``sha256`` is what a wipe attestation reports."""
-
-    correlation_id: str
-    flight_id: str
-    version: int
-    embedding_model: str
-    dim: int
-    expires_at: datetime
-    items: list[GalleryItem]
-    sha256: str
-    wiped: bool = field(default=False)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def wipe(self) -> int:
-        """Zero every template and photo buffer; returns how many entries were wiped."""
-        n = len(self.items)
-        for it in self.items:
-            it.wipe()
-        self.items.clear()
-        self.wiped = True
-        return n
 
 
 Parsed = AssignmentUpdate | ConfigUpdate | CommandItem | GalleryChunkItem

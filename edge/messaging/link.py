@@ -22,12 +22,12 @@ from typing import Any
 
 from edge import __version__
 from edge.config.schema import MqttConfig
+from edge.core.gallery import Gallery
 from edge.messaging.client import Ack, MessagingError, MqttClient, NotConnected, OutMessage
 from edge.messaging.intake import (
     AssignmentUpdate,
     CommandItem,
     ConfigUpdate,
-    Gallery,
     GalleryAssembler,
     GalleryChunkItem,
     IntakeContext,

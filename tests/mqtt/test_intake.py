@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge.core.gallery import Gallery
 from edge.messaging.intake import (
     AssignmentUpdate,
     CommandItem,
     ConfigUpdate,
-    Gallery,
     GalleryAssembler,
     GalleryChunkItem,
     Inbound,
