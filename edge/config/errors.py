@@ -14,13 +14,30 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-ROOT_PATH = "<root>"
-MISSING = "<missing>"
-REDACTED = "<redacted>"
+# The one place for the codes an issue may carry instead of a key or a value: consumers of the
+# config/reported topic and of `gate-edge check --json` match on them, so each is spelled here only.
+#
+# Paths of problems that belong to no key of the config (otherwise an issue's path is the dotted key).
+ROOT_PATH: Final = "<root>"  # the document as a whole
+YAML_PATH: Final = "<yaml>"  # the file's YAML syntax or size
+FILE_PATH: Final = "<file>"  # the file itself: missing, unreadable
+DesiredOrigin = Literal["fleet", "gate"]  # who sent a desired config document
+
+# Values shown instead of the one found.
+MISSING: Final = "<missing>"  # the key is absent
+REDACTED: Final = "<redacted>"  # a secret, never echoed
+UNREADABLE: Final = "<unreadable>"  # a value that could not even be inspected
+
+EXPECTED_MAPPING: Final = "a mapping of keys to values"
+
+# pydantic error types (its names) that mean "this should have been a mapping".
+_NOT_A_MAPPING_TYPES: Final = frozenset({"model_type", "model_attributes_type", "dict_type"})
+_UNION_TAG_TYPES: Final = frozenset({"union_tag_invalid", "union_tag_not_found"})
+
 _MAX_VALUE_CHARS = 80
 # Key names whose values are never echoed in an error (a typo of "password" still holds one).
 _SECRET_HINTS = ("pass", "secret", "token", "pwd", "credential")
@@ -102,6 +119,11 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return _show(value)
+
+
+def desired_path(origin: DesiredOrigin) -> str:
+    """The path of an issue with a desired config document as a whole (e.g. not a mapping)."""
+    return f"<{origin}>"
 
 
 def is_secret_key(name: object) -> bool:
@@ -281,7 +303,7 @@ def _issue_from_error(err: Mapping[str, Any], model: type[BaseModel]) -> ConfigI
         allowed = _allowed_keys(located.parent)
         suggestion = _suggest(key, allowed)
         expected = "no such key here" + ("" if suggestion else f"; allowed keys: {', '.join(allowed)}")
-    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+    elif kind in _UNION_TAG_TYPES:
         discriminator = str(ctx.get("discriminator", "'backend'")).strip("'\"")
         tags = sorted(_discriminator_tags(located.union_members or []))
         path = f"{path}.{discriminator}" if located.path else discriminator
@@ -290,14 +312,14 @@ def _issue_from_error(err: Mapping[str, Any], model: type[BaseModel]) -> ConfigI
         suggestion = _suggest(value, tags)
     elif kind == "invalid_key":
         expected = "a text key"
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        expected = "a mapping of keys to values"
+    elif kind in _NOT_A_MAPPING_TYPES:
+        expected = EXPECTED_MAPPING
     elif kind == "string_pattern_mismatch":
         expected = _PATTERN_HINTS.get(path) or f"text matching {ctx.get('pattern')}"
     else:
         expected = _strip_msg(str(err.get("msg", "a valid value")))
 
-    if isinstance(value, Mapping) and kind not in ("model_type", "dict_type"):
+    if isinstance(value, Mapping) and kind not in _NOT_A_MAPPING_TYPES:
         keys = ", ".join(str(k) for k in list(value)[:8]) + (", ..." if len(value) > 8 else "")
         value = Summary(f"a mapping with keys {{{keys}}}")
     if _is_secret_location(located) and value is not MISSING:

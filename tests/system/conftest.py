@@ -4,10 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.notify_socket import NotifySocket  # shared with tests/daemon
 
 import edge.system.systemd as sd
-
-from .notify_socket import NotifySocket
 
 
 @pytest.fixture

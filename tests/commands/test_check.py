@@ -16,10 +16,9 @@ import yaml
 
 from edge.config.load import deep_merge
 
-from .test_config_load import BROKEN
-
 REPO = Path(__file__).resolve().parents[2]
 SIM_CONFIG = REPO / "config" / "sim-gate.yaml"
+BROKEN = REPO / "tests" / "config" / "broken-gate.yaml"  # the config tests' sample of every mistake
 
 
 def _run_check(config: Path, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -61,10 +60,8 @@ def _sim_config(tmp_path: Path, **overrides: Any) -> Path:
     return path
 
 
-def test_check_on_a_broken_config_lists_every_error(tmp_path: Path) -> None:
-    path = tmp_path / "gate.yaml"
-    path.write_text(BROKEN)
-    code, report = _run_check(path)
+def test_check_on_a_broken_config_lists_every_error() -> None:
+    code, report = _run_check(BROKEN)
     assert code == 1 and report["ok"] is False
     config = _by_check(report)["config"]
     assert config["status"] == "FAIL"
@@ -80,11 +77,10 @@ def test_check_on_a_broken_config_lists_every_error(tmp_path: Path) -> None:
     assert checks["state_dir"]["status"] == "OK"  # its key is fine, so it is still checked
 
 
-def test_check_table_output(tmp_path: Path) -> None:
-    path = tmp_path / "gate.yaml"
-    path.write_text(BROKEN)
+def test_check_table_output() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.commands.check", "--config", str(path), "--skip", "models", "--skip", "providers"],
+        [sys.executable, "-m", "edge.commands.check", "--config", str(BROKEN), "--skip", "models",
+         "--skip", "providers"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -7,10 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.notify_socket import NotifySocket  # shared with tests/daemon
 
 import edge.system.systemd as sd
-
-from .notify_socket import NotifySocket
 
 
 def test_ready_status_stopping_reach_the_socket(notify_socket: NotifySocket) -> None:
