@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from edge.evaluation.data import default_faces
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def faces_root() -> Path:
-    """../shared/faces beside the checkout (CI lays it there), or $GATE_EDGE_FACES."""
-    env = os.environ.get("GATE_EDGE_FACES")
-    return Path(env) if env else (REPO.parent / "shared" / "faces")
+    """The faces folder every tool uses: $GATE_EDGE_FACES, else ../shared/faces beside the checkout."""
+    return default_faces()
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,13 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge.core.decide import DecisionParams
 from edge.core.detect import DetectorParams
 from edge.core.quality import QualityParams
-
-GATE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+from edge.messaging.ids import GATE_ID_PATTERN
+from edge.messaging.settings import IntakeLimits, MqttConfig
 
 
 class _Section(BaseModel):
@@ -90,35 +90,7 @@ class CaptureConfig(_Section):
 
 
 # --------------------------------------------------------------------------- mqtt
-class TlsConfig(_Section):
-    ca_file: Path
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    insecure_skip_verify: bool = False
-
-    @model_validator(mode="after")
-    def _pair(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file must be given together")
-        return self
-
-
-class MqttConfig(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = None
-    # Read from a file (systemd credentials: $CREDENTIALS_DIRECTORY/mqtt-password), never inline in
-    # a config that may be pushed over the fleet topic.
-    password_file: Path | None = None
-    password: SecretStr | None = Field(None, description="for tests; prefer password_file")
-    tls: TlsConfig | None = None
-    gate_prefix: str = Field("gate/v1", pattern=r"^[^#+]+$")
-    fleet_prefix: str = Field("fleet/v1", pattern=r"^[^#+]+$")
-    keepalive_s: int = Field(30, ge=5, le=3600)
-    session_expiry_s: int = Field(3600, ge=0, le=7 * 24 * 3600)
-    reconnect_min_s: float = Field(0.5, gt=0, le=60)
-    reconnect_max_s: float = Field(30.0, gt=0, le=600)
-    max_payload_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+# The ``mqtt`` section is the messaging layer's own settings model, edge.messaging.settings.MqttConfig.
 
 
 # --------------------------------------------------------------------------- models / inference
@@ -179,11 +151,17 @@ class DecisionConfig(_Section):
     )
 
 
+# The messaging layer's intake limits hold the gallery defaults (one place); this section adds bounds.
+_LIM = IntakeLimits()
+
+
 class GalleryConfig(_Section):
     exact_max_entries: int = Field(5000, ge=1, description="above this, search with hnswlib")
-    max_entries: int = Field(100_000, ge=1, le=10_000_000)
-    max_photo_bytes: int = Field(2 * 1024 * 1024, ge=1024)
-    request_timeout_s: float = Field(30.0, gt=0, le=600)
+    max_entries: int = Field(_LIM.max_gallery_entries, ge=1, le=10_000_000)
+    max_photo_bytes: int = Field(_LIM.max_photo_bytes, ge=1024, description="one decoded gallery photo")
+    request_timeout_s: float = Field(
+        _LIM.gallery_timeout_s, gt=0, le=600, description="from a gallery request to its last chunk"
+    )
 
 
 class OptOutConfig(_Section):

@@ -18,13 +18,13 @@ class GalleryItem:
 
     id: str
     template: np.ndarray | None = None  # float32 (dim,)
-    photo: bytearray | None = None  # encoded JPEG/PNG
+    photo: np.ndarray | None = None  # uint8: the encoded JPEG/PNG/WebP file
 
     def wipe(self) -> None:
         if self.template is not None:
             self.template.fill(0)
         if self.photo is not None:
-            self.photo[:] = bytes(len(self.photo))
+            self.photo.fill(0)
 
 
 @dataclass

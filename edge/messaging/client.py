@@ -1,13 +1,14 @@
 """The only module that imports paho-mqtt: :class:`MqttClient`, a small MQTT v5 client.
 
 What it guarantees on top of paho:
-- paho callbacks only enqueue (an :class:`~edge.messaging.intake.Inbound` into a bounded queue, an
+- paho callbacks only enqueue (an :class:`~edge.messaging.wire.Inbound` into a bounded queue, an
   acknowledgement into a dict); an exception in one is logged and never ends the network thread
   (every callback is wrapped, and ``suppress_exceptions`` is set as well).
 - oversized payloads never enter the queue: they become an empty ``Inbound`` marked with their size,
   counted, so that the app can still answer them.
 - the retained birth message is published and the subscriptions are made after every (re)connect;
-  a retained last will marks the client offline if it dies.
+  a retained last will marks the client offline if it dies. :meth:`MqttClient.wait_subscribed`
+  returns once the broker granted them (its SUBACK), so nobody has to sleep and hope.
 - QoS 1 acknowledgements are tracked per message id with their PUBACK reason code
   (e.g. 135 "not authorized" from a broker ACL); :meth:`PublishHandle.wait` surfaces them.
 - paho's error codes and exceptions become this project's :class:`MessagingError` family.
@@ -20,7 +21,6 @@ import queue
 import ssl
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,77 +30,24 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.config.schema import MqttConfig
-from edge.messaging.intake import Inbound
+from edge.messaging.errors import (
+    NOT_AUTHORIZED,
+    ClientConfigError,
+    MessagingError,
+    NotConnected,
+    PublishRefused,
+    PublishTimeout,
+)
+from edge.messaging.settings import MqttConfig
+from edge.messaging.wire import Ack, ClientStats, Inbound, OutMessage
+
+# The errors and the records of wire.py are part of the client's interface: importable from here too.
+__all__ = [
+    "NOT_AUTHORIZED", "Ack", "ClientConfigError", "ClientStats", "MessagingError", "MqttClient", "NotConnected",
+    "OutMessage", "PublishHandle", "PublishRefused", "PublishTimeout",
+]
 
 log = logging.getLogger(__name__)
-
-NOT_AUTHORIZED = 135
-
-
-class MessagingError(RuntimeError):
-    """Base of the messaging layer's errors."""
-
-
-class NotConnected(MessagingError):
-    """The broker is not reachable right now (the client keeps reconnecting)."""
-
-
-class PublishRefused(MessagingError):
-    """The broker acknowledged a publish with a failure reason code (e.g. 135 not authorised)."""
-
-    def __init__(self, topic: str, reason_code: int, reason: str) -> None:
-        super().__init__(f"publish to {topic!r} refused by the broker: {reason} ({reason_code})")
-        self.topic = topic
-        self.reason_code = reason_code
-        self.reason = reason
-
-
-class PublishTimeout(MessagingError):
-    """No acknowledgement within the time asked for."""
-
-
-class ClientConfigError(MessagingError):
-    """The MQTT settings cannot be used (unreadable password file, bad TLS files)."""
-
-
-@dataclass(frozen=True)
-class OutMessage:
-    """An outbound message with the MQTT v5 properties this project uses."""
-
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = False
-    response_topic: str | None = None
-    correlation_data: bytes | None = None
-    message_expiry_s: int | None = None
-    user_properties: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
-class ClientStats:
-    connects: int = 0
-    disconnects: int = 0
-    connect_failures: int = 0
-    last_connect_error: str | None = None
-    received: int = 0
-    inbound_oversized: int = 0
-    inbound_dropped: int = 0  # queue full
-    published: int = 0
-    publish_refused: int = 0
-    callback_errors: int = 0
-
-
-@dataclass(frozen=True)
-class Ack:
-    mid: int
-    reason_code: int
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.reason_code < 128
 
 
 class PublishHandle:
@@ -175,9 +122,14 @@ class MqttClient:
         self.inbound: queue.Queue[Inbound] = queue.Queue(maxsize=inbound_queue_size)
         self._acks: dict[int, Ack] = {}
         self._ack_cv = threading.Condition()
+        # The SUBSCRIBE of the current connection: its message id, then the broker's reason codes.
+        self._sub_cv = threading.Condition()
+        self._sub_mid: int | None = None
+        self._sub_codes: list[int] | None = None
         self._connected = threading.Event()
         self._started = False
         self._stopping = False
+        self._refused = False  # the current attempt got a refusing CONNACK
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -193,6 +145,7 @@ class MqttClient:
         self._client.on_connect_fail = self._guard(self._handle_connect_fail)
         self._client.on_message = self._guard(self._handle_message)
         self._client.on_publish = self._guard(self._handle_publish)
+        self._client.on_subscribe = self._guard(self._handle_subscribe)
         if status_topic is not None and will is not None:
             self._client.will_set(status_topic, will, qos=1, retain=True)
 
@@ -267,6 +220,21 @@ class MqttClient:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Wait until the broker acknowledged (SUBACK) the subscriptions of the current connection.
+
+        True when every one was granted (also when there are none, once connected); False after
+        ``timeout``, or when the broker refused one (reason code >= 128, logged as a warning).
+        Messages published after this returned True are delivered to this client.
+        """
+        with self._sub_cv:
+            if not self._sub_cv.wait_for(lambda: self._sub_codes is not None, timeout):
+                return False
+            codes = self._sub_codes
+            assert codes is not None
+            # One code per filter; a short answer leaves some unacknowledged: not subscribed.
+            return len(codes) == len(self.subscriptions) and all(code < 128 for code in codes)
+
     # ------------------------------------------------------------------ publishing
     def publish(self, msg: OutMessage) -> PublishHandle:
         """Hand a message to paho. Raises NotConnected when offline (nothing is queued then: the
@@ -309,6 +277,7 @@ class MqttClient:
     def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         code = _rc_int(rc)
         if code >= 128:
+            self._refused = True  # counted here; the disconnect that follows is not another failure
             self.stats.connect_failures += 1
             self.stats.last_connect_error = f"{rc} ({code})"
             log.warning("MQTT broker refused the connection: %s (%d)", rc, code)
@@ -322,8 +291,14 @@ class MqttClient:
             self.cfg.port,
             getattr(flags, "session_present", None),
         )
-        if self.subscriptions:
-            client.subscribe([(t, 1) for t in self.subscriptions])
+        with self._sub_cv:
+            self._sub_mid, self._sub_codes = None, None
+            if self.subscriptions:
+                # Called from paho's thread, which also delivers the SUBACK: it cannot come before mid is set.
+                _, self._sub_mid = client.subscribe([(t, 1) for t in self.subscriptions])
+            else:
+                self._sub_codes = []
+                self._sub_cv.notify_all()
         if self._birth is not None and self.status_topic is not None:
             client.publish(self.status_topic, self._birth(), qos=1, retain=True)
         if self._on_connection is not None:
@@ -332,11 +307,20 @@ class MqttClient:
     def _handle_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         was = self._connected.is_set()
         self._connected.clear()
-        if was and not self._stopping:
+        with self._sub_cv:  # the next connection subscribes anew
+            self._sub_mid, self._sub_codes = None, None
+        if self._stopping:
+            return
+        if was:
             self.stats.disconnects += 1
             log.warning("MQTT disconnected: %s; reconnecting with back-off", rc)
             if self._on_connection is not None:
                 self._on_connection(False)
+        elif not self._refused:
+            # Lost before any CONNACK: e.g. the broker ended the TLS session (no client certificate).
+            self.stats.connect_failures += 1
+            self.stats.last_connect_error = f"connection closed before the broker accepted it: {rc}"
+        self._refused = False
 
     def _handle_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         self.stats.connect_failures += 1
@@ -363,6 +347,17 @@ class MqttClient:
         except queue.Full:
             self.stats.inbound_dropped += 1
             log.warning("inbound queue full: dropped a message on %s", message.topic)
+
+    def _handle_subscribe(self, client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        granted = [_rc_int(c) for c in codes]
+        for topic, code in zip(self.subscriptions, granted, strict=False):  # a short answer: see wait_subscribed
+            if code >= 128:
+                self.stats.subscribe_refused += 1
+                log.warning("MQTT broker refused the subscription to %r: reason code %d", topic, code)
+        with self._sub_cv:
+            if mid == self._sub_mid:
+                self._sub_codes = granted
+                self._sub_cv.notify_all()
 
     def _handle_publish(self, client: paho.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         code = _rc_int(rc)

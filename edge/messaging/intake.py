@@ -1,55 +1,50 @@
-"""Inbound messages -> typed objects or a :class:`Rejection`. Pure: no paho, no sockets, no files.
+"""Inbound messages -> typed items or a :class:`~edge.messaging.items.Rejection`. Pure: no paho, no
+sockets, no files, no clock (the caller passes ``now``), no state.
 
 :func:`parse` validates one message against its topic's schema and the device's expectations
-(:class:`IntakeContext`: gate, loaded embedder, size limits, config versions already applied,
-gallery requests outstanding). Every failure is a :class:`Rejection` with a machine code and a
-reason safe to publish: reasons name the field and the rule, never the offending value (it could
-be a template or a photo). :class:`GalleryAssembler` turns chunks into a complete :class:`Gallery`;
-a partial gallery never leaves it.
+(:class:`IntakeContext`: gate, loaded embedder, payload limit, config versions already applied).
+Whether a gallery chunk was asked for is not known here: that is decided by the request's owner,
+:class:`edge.messaging.gallery_requests.GalleryRequests`, which then calls :func:`decode_entries`
+to decode the chunk's base64 exactly once, into buffers that can be wiped.
+
+Every failure is a rejection with a machine code and a reason safe to publish: reasons name the
+field and the rule, never the offending value (it could be a template or a photo).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
 
-from edge.core.gallery import Gallery, GalleryItem
+from edge.core.gallery import GalleryItem
+from edge.messaging.b64 import Base64Error, b64decode, decoded_size
+from edge.messaging.items import (
+    AssignmentUpdate,
+    CommandItem,
+    ConfigUpdate,
+    GalleryChunkItem,
+    Parsed,
+    Rejection,
+)
 from edge.messaging.schemas import (
     COMMANDS,
     Assignment,
     CommandRequest,
     ConfigDesired,
     GalleryChunk,
+    GalleryEntry,
     InboundMessage,
     RejectionCode,
 )
 from edge.messaging.topics import InboundKind, TopicError, Topics
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """What the MQTT client's callback hands over: raw bytes plus the MQTT v5 properties we use.
-
-    ``oversized_bytes`` is set (and ``payload`` empty) when the payload exceeded the limit: the
-    client drops the bytes before queueing but keeps the fact, so that it can be answered.
-    """
-
-    topic: str
-    payload: bytes
-    response_topic: str | None = None
-    correlation_data: bytes | None = None
-    user_properties: tuple[tuple[str, str], ...] = ()
-    retained: bool = False
-    oversized_bytes: int | None = None
+from edge.messaging.wire import Inbound
 
 
 @dataclass(frozen=True)
@@ -59,66 +54,9 @@ class IntakeContext:
     topics: Topics
     embedder_id: str
     embedder_dim: int
-    max_payload_bytes: int = 4 * 1024 * 1024
-    max_photo_bytes: int = 2 * 1024 * 1024
-    max_gallery_entries: int = 100_000
+    max_payload_bytes: int  # the client's limit (MqttConfig.max_payload_bytes)
     fleet_config_version: int = -1  # highest version already applied from each source
     gate_config_version: int = -1
-    pending_gallery_requests: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Rejection:
-    code: RejectionCode
-    reason: str
-    topic: str
-    kind: InboundKind | None = None
-    reply_topic: str | None = None
-    correlation_data: bytes | None = None
-    request_id: str | None = None
-    report: bool = True  # False: a harmless repeat (e.g. retained config already applied): count only
-
-
-@dataclass(frozen=True)
-class AssignmentUpdate:
-    assignment: Assignment
-    retained: bool
-
-
-@dataclass(frozen=True)
-class ConfigUpdate:
-    source: Literal["fleet", "gate"]
-    desired: ConfigDesired
-    retained: bool
-
-
-@dataclass(frozen=True)
-class CommandItem:
-    name: str
-    request: CommandRequest
-    reply_topic: str | None
-    correlation_data: bytes | None
-
-
-@dataclass
-class GalleryChunkItem:
-    """A validated chunk: header fields plus decoded entries (the base64 strings are not kept)."""
-
-    correlation_id: str
-    flight_id: str
-    gallery_version: int
-    embedding_model: str
-    dim: int
-    expires_at: datetime
-    chunk_index: int
-    chunk_count: int
-    total_entries: int
-    items: list[GalleryItem]
-    payload_sha256: bytes
-    reply_topic: str | None = None
-
-
-Parsed = AssignmentUpdate | ConfigUpdate | CommandItem | GalleryChunkItem
 
 
 def _safe_errors(exc: ValidationError, limit: int = 5) -> str:
@@ -156,7 +94,8 @@ def _validate(model: type[InboundMessage], data: dict[str, Any]) -> InboundMessa
         return "invalid", type(e).__name__
 
 
-def _str_or_none(data: bytes | None) -> str | None:
+def correlation_text(data: bytes | None) -> str | None:
+    """MQTT v5 correlation data as the request id it carries (None if absent or not UTF-8)."""
     if data is None:
         return None
     try:
@@ -168,7 +107,7 @@ def _str_or_none(data: bytes | None) -> str | None:
 def parse(msg: Inbound, ctx: IntakeContext, now: datetime | None = None) -> Parsed | Rejection:
     """Validate one inbound message. Never raises for bad input: it returns a Rejection."""
     now = now or datetime.now(timezone.utc)
-    corr = _str_or_none(msg.correlation_data)
+    corr = correlation_text(msg.correlation_data)
 
     def reject(code: RejectionCode, reason: str, kind: InboundKind | None = None, **kw: Any) -> Rejection:
         return Rejection(
@@ -204,7 +143,7 @@ def parse(msg: Inbound, ctx: IntakeContext, now: datetime | None = None) -> Pars
         assert isinstance(r, Assignment)
         if r.gate != ctx.topics.gate_id:
             return reject("wrong_gate", f"assignment is for gate {r.gate!r}", kind)
-        return AssignmentUpdate(r, msg.retained)
+        return AssignmentUpdate(r, msg.retained, msg.response_topic, msg.correlation_data)
 
     if kind in (InboundKind.FLEET_CONFIG, InboundKind.GATE_CONFIG):
         r = _validate(ConfigDesired, data)
@@ -212,14 +151,16 @@ def parse(msg: Inbound, ctx: IntakeContext, now: datetime | None = None) -> Pars
             return reject(*r, kind)
         assert isinstance(r, ConfigDesired)
         if r.gate is not None and r.gate != ctx.topics.gate_id:
-            return reject("wrong_gate", f"config is for gate {r.gate!r}", kind)
+            return reject("wrong_gate", f"config is for gate {r.gate!r}", kind, version=r.version)
         source: Literal["fleet", "gate"] = "fleet" if kind is InboundKind.FLEET_CONFIG else "gate"
         known = ctx.fleet_config_version if source == "fleet" else ctx.gate_config_version
         if r.version < known:
-            return reject("stale_version", f"{source} config version {r.version} < applied {known}", kind)
+            msg_ = f"{source} config version {r.version} < applied {known}"
+            return reject("stale_version", msg_, kind, version=r.version)
         if r.version == known:
-            return reject("stale_version", f"{source} config version {r.version} already applied", kind, report=False)
-        return ConfigUpdate(source, r, msg.retained)
+            msg_ = f"{source} config version {r.version} already applied"
+            return reject("stale_version", msg_, kind, report=False, version=r.version)
+        return ConfigUpdate(source, r, msg.retained, msg.response_topic, msg.correlation_data)
 
     if kind is InboundKind.COMMAND:
         assert route.command is not None
@@ -233,9 +174,7 @@ def parse(msg: Inbound, ctx: IntakeContext, now: datetime | None = None) -> Pars
             return reject("wrong_gate", f"command is for gate {r.gate!r}", kind, request_id=rid)
         return CommandItem(route.command, r, msg.response_topic, msg.correlation_data)
 
-    # gallery response
-    if corr is None or corr not in ctx.pending_gallery_requests:
-        return reject("unsolicited", "gallery response without a known correlation id", kind)
+    # gallery response: header checks here; solicited or not, and the entries, are the request owner's
     r = _validate(GalleryChunk, data)
     if isinstance(r, tuple):
         return reject(*r, kind)
@@ -246,7 +185,7 @@ def parse(msg: Inbound, ctx: IntakeContext, now: datetime | None = None) -> Pars
 def _check_chunk(
     c: GalleryChunk,
     msg: Inbound,
-    corr: str,
+    corr: str | None,
     ctx: IntakeContext,
     now: datetime,
     reject: Callable[..., Rejection],
@@ -262,174 +201,81 @@ def _check_chunk(
         )
     if c.expires_at <= now:
         return reject("expired", f"gallery expired at {c.expires_at.isoformat()}", kind)
-    if c.total_entries > ctx.max_gallery_entries:
-        return reject("too_large", f"{c.total_entries} entries exceed {ctx.max_gallery_entries}", kind)
-    items: list[GalleryItem] = []
-
-    def fail(code: RejectionCode, reason: str) -> Rejection:
-        for it in items:
-            it.wipe()
-        return reject(code, reason, kind)
-
-    for e in c.entries:
-        if e.template is not None:
-            arr = np.frombuffer(base64.b64decode(e.template), dtype="<f4").astype(np.float32)
-            if not np.all(np.isfinite(arr)) or not np.any(arr):
-                arr.fill(0)
-                return fail("bad_template", f"template of entry {e.id!r} is not finite or all zero")
-            items.append(GalleryItem(e.id, template=arr))
-        else:
-            assert e.photo is not None
-            photo = bytearray(base64.b64decode(e.photo))
-            if len(photo) > ctx.max_photo_bytes:
-                photo[:] = bytes(len(photo))
-                return fail("too_large", f"photo of entry {e.id!r} exceeds {ctx.max_photo_bytes} bytes")
-            items.append(GalleryItem(e.id, photo=photo))
     return GalleryChunkItem(
+        chunk=c,
         correlation_id=corr,
-        flight_id=c.flight_id,
-        gallery_version=c.gallery_version,
-        embedding_model=c.embedding_model,
-        dim=c.dim,
-        expires_at=c.expires_at,
-        chunk_index=c.chunk_index,
-        chunk_count=c.chunk_count,
-        total_entries=c.total_entries,
-        items=items,
         payload_sha256=hashlib.sha256(msg.payload).digest(),
+        topic=msg.topic,
         reply_topic=msg.response_topic,
+        correlation_data=msg.correlation_data,
     )
 
 
-@dataclass
-class _Partial:
-    first: GalleryChunkItem
-    started: float
-    chunks: dict[int, GalleryChunkItem] = field(default_factory=dict)
-    ids: set[str] = field(default_factory=set)
-
-    def wipe(self) -> None:
-        for ch in self.chunks.values():
-            for it in ch.items:
-                it.wipe()
-        self.chunks.clear()
+# --------------------------------------------------------------------------- decoding entries
+_JPEG = np.frombuffer(b"\xff\xd8\xff", np.uint8)
+_PNG = np.frombuffer(b"\x89PNG\r\n\x1a\n", np.uint8)
+_RIFF = np.frombuffer(b"RIFF", np.uint8)
+_WEBP = np.frombuffer(b"WEBP", np.uint8)
 
 
-class GalleryAssembler:
-    """Collects chunks per correlation id; yields a :class:`Gallery` once every chunk is in.
+def _starts(buf: np.ndarray, at: int, magic: np.ndarray) -> bool:
+    return len(buf) >= at + len(magic) and bool(np.array_equal(buf[at : at + len(magic)], magic))
 
-    Bounded: at most ``max_pending`` galleries in assembly (the oldest is dropped), each at most
-    ``max_entries`` entries, each finished within ``timeout_s`` of its first chunk (see
-    :meth:`expire`). A chunk that contradicts the ones before it discards the partial gallery
-    (wiping it): it could never complete correctly. Not thread-safe: use from the app's loop.
-    """
 
-    def __init__(
-        self,
-        max_entries: int,
-        timeout_s: float,
-        max_pending: int = 2,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_entries = max_entries
-        self.timeout_s = timeout_s
-        self.max_pending = max_pending
-        self._clock = clock
-        self._partials: dict[str, _Partial] = {}
+def is_image(buf: np.ndarray) -> bool:
+    """JPEG, PNG or WebP by their magic bytes (compared in place: no copy of the photo is made)."""
+    return _starts(buf, 0, _JPEG) or _starts(buf, 0, _PNG) or (_starts(buf, 0, _RIFF) and _starts(buf, 8, _WEBP))
 
-    @property
-    def pending(self) -> dict[str, tuple[int, int]]:
-        """correlation id -> (chunks received, chunk count): progress for logs and status."""
-        return {k: (len(p.chunks), p.first.chunk_count) for k, p in self._partials.items()}
 
-    def received_entries(self, correlation_id: str) -> int:
-        p = self._partials.get(correlation_id)
-        return sum(len(c.items) for c in p.chunks.values()) if p else 0
+def _template_chars(dim: int) -> int:
+    """Length of the base64 text of ``dim`` float32 values (padded)."""
+    return (4 * dim + 2) // 3 * 4
 
-    def add(self, chunk: GalleryChunkItem) -> Gallery | Rejection | None:
-        """None: waiting for more chunks (or a harmless duplicate). Rejection: chunk refused."""
-        key = chunk.correlation_id
-        p = self._partials.get(key)
-        if p is None:
-            if len(self._partials) >= self.max_pending:
-                oldest = min(self._partials, key=lambda k: self._partials[k].started)
-                self.discard(oldest)
-            p = self._partials[key] = _Partial(chunk, self._clock())
-        problem = self._conflict(p, chunk)
-        if problem is not None:
-            code, reason = problem
-            if code == "duplicate_chunk":
-                for it in chunk.items:  # a QoS1 redelivery of a chunk already held
-                    it.wipe()
-                return None
-            for it in chunk.items:
-                it.wipe()
-            self.discard(key)
-            return Rejection(code, reason, "", InboundKind.GALLERY_RESPONSE, chunk.reply_topic, None, key)
-        p.chunks[chunk.chunk_index] = chunk
-        p.ids.update(it.id for it in chunk.items)
-        if len(p.chunks) < p.first.chunk_count:
-            return None
-        del self._partials[key]
-        items = [it for i in range(p.first.chunk_count) for it in p.chunks[i].items]
-        if len(items) != p.first.total_entries:
+
+def _decode_entry(e: GalleryEntry, dim: int, max_photo_bytes: int) -> GalleryItem | tuple[RejectionCode, str]:
+    """Decode one entry into wipeable buffers; on refusal nothing decoded is left unwiped."""
+    if e.template is not None:
+        if len(e.template) != _template_chars(dim):  # cheap: refused before anything is decoded
+            return "invalid", f"template of entry {e.id!r} is not {dim} float32 values"
+        try:
+            raw = b64decode(e.template)
+        except Base64Error as exc:
+            return "invalid", f"template of entry {e.id!r} is not valid base64: {exc}"
+        if len(raw) != 4 * dim:
+            raw.fill(0)
+            return "invalid", f"template of entry {e.id!r} is not {dim} float32 values"
+        template = raw.view("<f4")  # shares raw's memory: wiping the template wipes the decoded bytes
+        if not bool(np.isfinite(template).all()) or not bool(template.any()):
+            raw.fill(0)
+            return "bad_template", f"template of entry {e.id!r} is not finite or all zero"
+        return GalleryItem(e.id, template=template)
+    assert e.photo is not None
+    # The decoded size is known from the text's length (within 2 bytes): refuse before decoding.
+    if decoded_size(len(e.photo)) - 2 > max_photo_bytes:
+        return "too_large", f"photo of entry {e.id!r} exceeds {max_photo_bytes} bytes"
+    try:
+        photo = b64decode(e.photo)
+    except Base64Error as exc:
+        return "invalid", f"photo of entry {e.id!r} is not valid base64: {exc}"
+    if len(photo) > max_photo_bytes:
+        photo.fill(0)
+        return "too_large", f"photo of entry {e.id!r} exceeds {max_photo_bytes} bytes"
+    if not is_image(photo):
+        photo.fill(0)
+        return "invalid", f"photo of entry {e.id!r} is not a JPEG, PNG or WebP image"
+    return GalleryItem(e.id, photo=photo)
+
+
+def decode_entries(chunk: GalleryChunk, max_photo_bytes: int) -> list[GalleryItem] | tuple[RejectionCode, str]:
+    """Decode a chunk's entries, each base64 field once, into buffers that :meth:`GalleryItem.wipe`
+    zeroes. Checks photo size and type and template length and values. On the first bad entry,
+    everything decoded so far is wiped and ``(code, reason)`` returned."""
+    items: list[GalleryItem] = []
+    for e in chunk.entries:
+        got = _decode_entry(e, chunk.dim, max_photo_bytes)
+        if isinstance(got, tuple):
             for it in items:
                 it.wipe()
-            return Rejection(
-                "invalid",
-                f"received {len(items)} entries, total_entries says {p.first.total_entries}",
-                "",
-                InboundKind.GALLERY_RESPONSE,
-                chunk.reply_topic,
-                None,
-                key,
-            )
-        h = hashlib.sha256()
-        for i in range(p.first.chunk_count):
-            h.update(p.chunks[i].payload_sha256)
-        f = p.first
-        return Gallery(
-            key, f.flight_id, f.gallery_version, f.embedding_model, f.dim, f.expires_at, items, h.hexdigest()
-        )
-
-    def _conflict(self, p: _Partial, c: GalleryChunkItem) -> tuple[Any, str] | None:
-        f = p.first
-        header = (
-            "flight_id",
-            "gallery_version",
-            "embedding_model",
-            "dim",
-            "expires_at",
-            "chunk_count",
-            "total_entries",
-        )
-        for name in header:
-            if getattr(c, name) != getattr(f, name):
-                return "invalid", f"chunk {c.chunk_index} disagrees with chunk {f.chunk_index} on {name}"
-        if c.chunk_index in p.chunks:
-            if p.chunks[c.chunk_index].payload_sha256 == c.payload_sha256:
-                return "duplicate_chunk", ""
-            return "invalid", f"chunk {c.chunk_index} received twice with different content"
-        dup = p.ids.intersection(it.id for it in c.items)
-        if dup:
-            return "duplicate_id", f"entry id {sorted(dup)[0]!r} appears in more than one chunk"
-        if sum(len(ch.items) for ch in p.chunks.values()) + len(c.items) > self.max_entries:
-            return "too_large", f"gallery exceeds {self.max_entries} entries"
-        return None
-
-    def expire(self) -> list[str]:
-        """Drop (and wipe) partial galleries older than the timeout; returns their correlation ids."""
-        now = self._clock()
-        old = [k for k, p in self._partials.items() if now - p.started > self.timeout_s]
-        for k in old:
-            self.discard(k)
-        return old
-
-    def discard(self, correlation_id: str) -> None:
-        p = self._partials.pop(correlation_id, None)
-        if p is not None:
-            p.wipe()
-
-    def wipe_all(self) -> None:
-        for k in list(self._partials):
-            self.discard(k)
+            return got
+        items.append(got)
+    return items

@@ -1,11 +1,11 @@
 """GateLink: everything the daemon needs from MQTT, behind one object.
 
-It owns the :class:`MqttClient`, the durable :class:`Outbox` and the :class:`Topics`. The app calls
-:meth:`GateLink.poll` from its loop: that drains what paho's thread queued, validates it
-(:mod:`edge.messaging.intake`), answers every rejection on the response topic (commands: a
-``CommandReply``; others: a ``RejectionNotice``), on ``config/reported`` (config) and always on
-``gate/v1/{gate}/rejected``, processes acknowledgements, hands due outbox rows to MQTT, and
-returns typed, validated items. Nothing here changes the app's state: the app applies the items.
+It owns the :class:`MqttClient`, the durable :class:`Outbox`, the :class:`Topics` and the gallery
+request (:class:`GalleryRequests`). The app calls :meth:`GateLink.poll` from its loop: that drains
+what paho's thread queued, validates it (:mod:`edge.messaging.intake`), answers every rejection
+(:mod:`edge.messaging.answers`), processes acknowledgements, hands due outbox rows to MQTT, and
+returns typed, validated items. Nothing here changes the app's state: the app applies the items,
+and can still refuse one with :meth:`GateLink.reject`.
 """
 
 from __future__ import annotations
@@ -21,55 +21,43 @@ from pathlib import Path
 from typing import Any
 
 from edge import __version__
-from edge.config.schema import MqttConfig
-from edge.core.gallery import Gallery
-from edge.messaging.client import Ack, MessagingError, MqttClient, NotConnected, OutMessage
-from edge.messaging.intake import (
+from edge.messaging.answers import Answerer
+from edge.messaging.client import MqttClient
+from edge.messaging.errors import MessagingError, NotConnected
+from edge.messaging.gallery_requests import GalleryRequests
+from edge.messaging.intake import IntakeContext, parse
+from edge.messaging.items import (
     AssignmentUpdate,
     CommandItem,
     ConfigUpdate,
-    GalleryAssembler,
     GalleryChunkItem,
-    IntakeContext,
+    GalleryFailed,
+    GalleryReady,
+    InboundItem,
     Rejection,
-    parse,
 )
 from edge.messaging.outbox import Outbox
 from edge.messaging.schemas import (
     CommandReply,
-    ConfigIssue,
     ConfigReported,
     Event,
     GalleryRequest,
-    RejectionNotice,
+    RejectionCode,
     Status,
     Telemetry,
     WipeAttestation,
 )
-from edge.messaging.topics import InboundKind, Topics
+from edge.messaging.settings import IntakeLimits, MqttConfig
+from edge.messaging.topics import Topics
+from edge.messaging.wire import Ack, OutMessage
+
+# The daemon's whole interface to MQTT: the link, the items it hands out, and its limits.
+__all__ = [
+    "AssignmentUpdate", "CommandItem", "ConfigUpdate", "GalleryFailed", "GalleryReady", "GateLink", "InboundItem",
+    "IntakeLimits", "LinkStats",
+]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GalleryReady:
-    """A complete gallery for a request this link made (the app embeds photos, builds the index,
-    swaps it in between transactions, and wipes it later)."""
-
-    flight_id: str
-    gallery: Gallery
-
-
-@dataclass(frozen=True)
-class GalleryFailed:
-    """A gallery request that will not complete (rejected chunk or timeout): the app may retry."""
-
-    flight_id: str
-    correlation_id: str
-    reason: str
-
-
-InboundItem = AssignmentUpdate | ConfigUpdate | CommandItem | GalleryReady | GalleryFailed
 
 
 @dataclass
@@ -77,12 +65,6 @@ class LinkStats:
     rejected: collections.Counter[str] = field(default_factory=collections.Counter)
     events_published: int = 0  # acknowledged by the broker
     wipes_published: int = 0
-
-
-@dataclass
-class _Pending:
-    flight_id: str
-    since: float
 
 
 class GateLink:
@@ -97,9 +79,7 @@ class GateLink:
         embedder_id: str,
         embedder_dim: int,
         outbox_max: int = 10_000,
-        max_photo_bytes: int = 2 * 1024 * 1024,
-        max_gallery_entries: int = 100_000,
-        gallery_timeout_s: float = 30.0,
+        limits: IntakeLimits = IntakeLimits(),  # noqa: B008 (frozen: one shared default is fine)
         telemetry_expiry_s: int = 60,
         software_version: str = __version__,
     ) -> None:
@@ -112,12 +92,8 @@ class GateLink:
             embedder_id=embedder_id,
             embedder_dim=embedder_dim,
             max_payload_bytes=mqtt.max_payload_bytes,
-            max_photo_bytes=max_photo_bytes,
-            max_gallery_entries=max_gallery_entries,
         )
-        self.applied_config_version = 0
-        self._pending: dict[str, _Pending] = {}
-        self.assembler = GalleryAssembler(max_gallery_entries, gallery_timeout_s)
+        self.gallery_requests = GalleryRequests(limits)
         self.outbox = Outbox(Path(state_dir) / "outbox.sqlite3", outbox_max)
         self._acks: collections.deque[Ack] = collections.deque()
         self._acks_ready = threading.Event()
@@ -132,6 +108,7 @@ class GateLink:
             on_ack=self._queue_ack,
             on_connection=lambda up: self._acks_ready.set(),
         )
+        self._answers = Answerer(self.topics, self._send, self.report_config)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -142,7 +119,7 @@ class GateLink:
         self.flush(flush_timeout)
         offline = Status(gate=self.topics.gate_id, online=False, software_version=self.software_version)
         self.client.stop(offline.to_bytes())
-        self.assembler.wipe_all()
+        self.gallery_requests.cancel()
         self.outbox.close()
 
     def flush(self, timeout: float) -> bool:
@@ -161,6 +138,21 @@ class GateLink:
     @property
     def connected(self) -> bool:
         return self.client.connected
+
+    @property
+    def applied_config_version(self) -> int:
+        """The config version running (what rejected config reports name as applied)."""
+        return self._answers.applied_config_version
+
+    @property
+    def limits(self) -> IntakeLimits:
+        return self.gallery_requests.limits
+
+    def set_limits(self, limits: IntakeLimits, telemetry_expiry_s: int) -> None:
+        """Put new limits in force: every later check (the next chunk, the request's deadline) and the
+        next telemetry message use them."""
+        self.gallery_requests.limits = limits
+        self.telemetry_expiry_s = telemetry_expiry_s
 
     def set_expectations(
         self,
@@ -184,7 +176,7 @@ class GateLink:
         if upd:
             self._ctx = dataclasses.replace(self._ctx, **upd)
         if applied_config_version is not None:
-            self.applied_config_version = applied_config_version
+            self._answers.applied_config_version = applied_config_version
 
     # ------------------------------------------------------------------ inbound
     def poll(self, timeout: float = 0.0, max_items: int = 100) -> list[InboundItem]:
@@ -195,99 +187,57 @@ class GateLink:
         while len(raw) < max_items and (m := self.client.get()) is not None:
             raw.append(m)
         for m in raw:
-            self._ctx = dataclasses.replace(self._ctx, pending_gallery_requests=frozenset(self._pending))
             try:
                 result = parse(m, self._ctx)
             except Exception:  # parse is meant never to raise; this keeps one bad message from stopping us
                 log.exception("unexpected error validating a message on %s", m.topic)
-                result = Rejection(
-                    "invalid",
-                    "internal validation error",
-                    m.topic,
-                    None,
-                    m.response_topic,
-                    m.correlation_data,
-                )
+                result = Rejection("invalid", "internal validation error", m.topic, None, m.response_topic,
+                                   m.correlation_data)
             if isinstance(result, Rejection):
-                self._reject(result)
-                failed = self._fail_pending(result)
+                self._refuse(result)
+                failed = self.gallery_requests.refused(result)
                 if failed is not None:
                     out.append(failed)
             elif isinstance(result, GalleryChunkItem):
-                item = self._gallery_chunk(result)
-                if item is not None:
-                    out.append(item)
+                for r in self.gallery_requests.add(result):
+                    if isinstance(r, Rejection):
+                        self._refuse(r)
+                    else:
+                        out.append(r)
             else:
                 out.append(result)
-        for corr in self.assembler.expire():
-            p = self._pending.pop(corr, None)
-            if p is not None:
-                out.append(GalleryFailed(p.flight_id, corr, "gallery did not arrive in time"))
-        now = time.monotonic()
-        for corr, p in list(self._pending.items()):
-            if corr not in self.assembler.pending and now - p.since > self.assembler.timeout_s:
-                del self._pending[corr]
-                out.append(GalleryFailed(p.flight_id, corr, "no gallery response in time"))
+        out.extend(self.gallery_requests.expire())
         self._process_acks()
         self._pump()
         return out
 
-    def _gallery_chunk(self, chunk: GalleryChunkItem) -> InboundItem | None:
-        got = self.assembler.add(chunk)
-        if got is None:
-            done, total = self.assembler.pending.get(chunk.correlation_id, (0, chunk.chunk_count))
-            log.info("gallery %s: chunk %d/%d received", chunk.flight_id, done, total)
-            return None
-        p = self._pending.pop(chunk.correlation_id, None)
-        flight = p.flight_id if p else chunk.flight_id
-        if isinstance(got, Rejection):
-            self._reject(dataclasses.replace(got, topic=self.topics.gallery_response))
-            return GalleryFailed(flight, chunk.correlation_id, got.reason)
-        log.info("gallery %s v%d complete: %d entries", got.flight_id, got.version, len(got))
-        return GalleryReady(flight, got)
+    def reject(
+        self,
+        item_or_topic: InboundItem | str,
+        code: RejectionCode,
+        reason: str,
+        *,
+        reply_topic: str | None = None,
+        correlation_data: bytes | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Refuse a message the app already took from :meth:`poll` (e.g. an assignment issued in the
+        future: ``clock_skew``), exactly as the link refuses invalid ones: a RejectionNotice on
+        ``rejected`` (plus a CommandReply or RejectionNotice on the item's response topic, or a
+        ``config/reported`` for config), counted in ``stats.rejected``. A topic may be given instead
+        of an item; the keyword arguments override what the item carried."""
+        r = self._answers.rejection_for(item_or_topic, code, reason)
+        r = dataclasses.replace(
+            r,
+            reply_topic=reply_topic if reply_topic is not None else r.reply_topic,
+            correlation_data=correlation_data if correlation_data is not None else r.correlation_data,
+            request_id=request_id if request_id is not None else r.request_id,
+        )
+        self._refuse(r)
 
-    def _fail_pending(self, r: Rejection) -> GalleryFailed | None:
-        """A refused chunk of a gallery we asked for: that request can no longer complete."""
-        if r.kind is not InboundKind.GALLERY_RESPONSE or r.request_id is None:
-            return None
-        p = self._pending.pop(r.request_id, None)
-        if p is None:
-            return None
-        self.assembler.discard(r.request_id)
-        return GalleryFailed(p.flight_id, r.request_id, f"{r.code}: {r.reason}")
-
-    def _reject(self, r: Rejection) -> None:
+    def _refuse(self, r: Rejection) -> None:
         self.stats.rejected[r.code] += 1
-        if not r.report:
-            log.debug("ignored %s on %s: %s", r.code, r.topic, r.reason)
-            return
-        log.warning("rejected message on %s: %s: %s", r.topic, r.code, r.reason)
-        gate = self.topics.gate_id
-        notice = RejectionNotice(gate=gate, topic=r.topic, code=r.code, reason=r.reason, request_id=r.request_id)
-        self._send(OutMessage(self.topics.rejected, notice.to_bytes()))
-        if r.kind in (InboundKind.FLEET_CONFIG, InboundKind.GATE_CONFIG):
-            self.report_config(
-                ConfigReported(
-                    gate=gate,
-                    status="rejected",
-                    version=self.applied_config_version,
-                    applied_version=self.applied_config_version,
-                    errors=[ConfigIssue(path="(message)", value=r.code, expected=r.reason)],
-                )
-            )
-        elif r.reply_topic:
-            if r.kind is InboundKind.COMMAND:
-                cmd = r.topic.rsplit("/", 1)[-1]
-                body = CommandReply(
-                    gate=gate,
-                    command=cmd,
-                    request_id=r.request_id,
-                    result="rejected",
-                    reason=f"{r.code}: {r.reason}",
-                ).to_bytes()
-            else:
-                body = notice.to_bytes()
-            self._send(OutMessage(r.reply_topic, body, correlation_data=r.correlation_data))
+        self._answers.answer(r)
 
     # ------------------------------------------------------------------ outbound
     def _send(self, msg: OutMessage) -> bool:
@@ -319,13 +269,14 @@ class GateLink:
         self._pump()
 
     def request_gallery(self, flight_id: str) -> str:
-        """Ask for a flight's gallery; returns the correlation id. The answer comes through ``poll``
-        as GalleryReady or GalleryFailed. Raises NotConnected when offline (retry later)."""
-        corr = uuid.uuid4().hex
+        """Ask for a flight's gallery; returns the request id (also the correlation data). The answer
+        comes through ``poll`` as GalleryReady or GalleryFailed with that id. A request replaces the
+        one outstanding, if any. Raises NotConnected when offline (retry later)."""
+        request_id = uuid.uuid4().hex
         req = GalleryRequest(
             gate=self.topics.gate_id,
             flight_id=flight_id,
-            request_id=corr,
+            request_id=request_id,
             embedding_model=self._ctx.embedder_id,
             dim=self._ctx.embedder_dim,
         )
@@ -334,17 +285,15 @@ class GateLink:
                 self.topics.gallery_request,
                 req.to_bytes(),
                 response_topic=self.topics.gallery_response,
-                correlation_data=corr.encode(),
+                correlation_data=request_id.encode(),
             )
         )
-        self._pending[corr] = _Pending(flight_id, time.monotonic())
-        return corr
+        self.gallery_requests.opened(request_id, flight_id)
+        return request_id
 
     def cancel_gallery_requests(self) -> None:
-        """Forget outstanding requests and wipe partial galleries (e.g. the flight changed)."""
-        for corr in list(self._pending):
-            self.assembler.discard(corr)
-        self._pending.clear()
+        """Forget the outstanding request and wipe its partial gallery (e.g. the flight changed)."""
+        self.gallery_requests.cancel()
 
     def reply(self, item: CommandItem, reply: CommandReply) -> bool:
         topic = item.reply_topic or self.topics.replies
@@ -352,7 +301,7 @@ class GateLink:
 
     def report_config(self, report: ConfigReported) -> bool:
         if report.status == "applied":
-            self.applied_config_version = report.applied_version
+            self._answers.applied_config_version = report.applied_version
         return self._send(OutMessage(self.topics.config_reported, report.to_bytes(), retain=True))
 
     def publish_status(self, status: Status) -> bool:
@@ -387,13 +336,8 @@ class GateLink:
             if row is None:
                 continue
             if not ack.ok:
-                log.error(
-                    "broker refused %s on %s: %s (%d); dropped",
-                    row.kind,
-                    row.topic,
-                    ack.reason,
-                    ack.reason_code,
-                )
+                log.error("broker refused %s on %s: %s (%d); dropped", row.kind, row.topic, ack.reason,
+                          ack.reason_code)
             elif row.kind == "event":
                 self.stats.events_published += 1
             elif row.kind == "wipe":

@@ -1,4 +1,4 @@
-"""Every MQTT message of gate-edge: one versioned pydantic v2 schema each (DESIGN.md section 5).
+"""Every MQTT message of gate-edge: one versioned pydantic v2 schema each.
 
 Each message carries ``schema`` (e.g. ``"gate-edge/event/1"``): a consumer can tell what it holds
 and which version. Inbound messages forbid unknown keys and must name their schema; outbound ones
@@ -10,8 +10,6 @@ Serialise with :meth:`Message.to_bytes` (aliases, JSON mode); parse inbound ones
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable
@@ -20,17 +18,17 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from edge.config.schema import GATE_ID_PATTERN
+from edge.core.decide import Outcome
+from edge.messaging.ids import GATE_ID_PATTERN, ID_PATTERN, SHA256_PATTERN
 
-# Opaque identifiers (gallery entries, flights, requests): never a name, never PII by design.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
 # A hard cap on one base64 field whatever the config says; the configured limits are checked in intake.
 MAX_B64_CHARS = 48 * 1024 * 1024
 MAX_CHUNK_ENTRIES = 100_000
+# Config versions are bounded so that one absurd version (10**30 was once stored) cannot lock out every
+# later push: a version must be greater than the applied one, and nothing is greater than this.
+MAX_CONFIG_VERSION = 2**31 - 1
 
 GateId = str
-Outcome = Literal["match", "no_match", "failure_to_acquire", "timeout", "opt_out"]
 WipeReason = Literal["flight_close", "command", "expiry", "shutdown", "replaced"]
 
 
@@ -94,18 +92,12 @@ class GalleryRequest(Message):
     requested_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-def _b64decode(value: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"{what} is not valid base64") from None
-
-
-_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
-
-
 class GalleryEntry(Message):
-    """One enrolled traveller: an opaque id and EITHER a template OR a photo (base64 JPEG/PNG/WebP)."""
+    """One enrolled traveller: an opaque id and EITHER a template OR a photo (base64 JPEG/PNG/WebP).
+
+    Only the shape is checked here. The base64 is decoded once, by :mod:`edge.messaging.intake`,
+    into buffers that are wiped (base64 length, image type and template values are checked there).
+    """
 
     id: str = Field(..., pattern=ID_PATTERN)
     template: str | None = Field(
@@ -117,10 +109,6 @@ class GalleryEntry(Message):
     def _one_of(self) -> GalleryEntry:
         if (self.template is None) == (self.photo is None):
             raise ValueError("an entry needs exactly one of 'template' or 'photo'")
-        if self.photo is not None:
-            head = _b64decode(self.photo, "photo")[:16]
-            if not (head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-                raise ValueError("photo is not a JPEG, PNG or WebP image")
         return self
 
 
@@ -149,16 +137,18 @@ class GalleryChunk(InboundMessage):
             if e.id in seen:
                 raise ValueError(f"duplicate entry id {e.id!r}")
             seen.add(e.id)
-            if e.template is not None and len(_b64decode(e.template, "template")) != 4 * self.dim:
-                raise ValueError(f"template of entry {e.id!r} is not {self.dim} float32 values")
         return self
 
 
-def gallery_digest(chunk_payloads: Iterable[bytes]) -> str:
-    """sha256 over the sha256 of each received chunk payload, in chunk order (what wipes attest)."""
+def gallery_digest(chunks: Iterable[bytes], *, prehashed: bool = False) -> str:
+    """What wipe attestations report: sha256 over the sha256 of each chunk payload, in chunk order.
+
+    ``chunks`` are the chunk payloads as sent or received, or, with ``prehashed``, each payload's
+    sha256 digest already (the gate keeps only those while it assembles, not the payloads).
+    """
     h = hashlib.sha256()
-    for p in chunk_payloads:
-        h.update(hashlib.sha256(p).digest())
+    for c in chunks:
+        h.update(c if prehashed else hashlib.sha256(c).digest())
     return h.hexdigest()
 
 
@@ -183,11 +173,10 @@ class Event(Message):
     decided_at: AwareDatetime
     config_version: int = Field(..., ge=0)
     gallery_version: int | None = Field(None, ge=0)
-    source_tag: str | None = Field(None, max_length=128, description="simulated camera's walk-up label")
 
     @model_validator(mode="after")
     def _match_has_id(self) -> Event:
-        if (self.outcome == "match") != (self.matched_id is not None):
+        if (self.outcome is Outcome.MATCH) != (self.matched_id is not None):
             raise ValueError("matched_id is set exactly when outcome is 'match'")
         return self
 
@@ -213,7 +202,9 @@ class ConfigDesired(InboundMessage):
 
     SCHEMA: ClassVar[str] = "gate-edge/config-desired/1"
     schema_: Literal["gate-edge/config-desired/1"] = _schema_field(SCHEMA)
-    version: int = Field(..., ge=0)
+    version: int = Field(
+        ..., ge=0, le=MAX_CONFIG_VERSION, description="must exceed the applied version; at most 2**31 - 1"
+    )
     gate: str | None = Field(None, pattern=GATE_ID_PATTERN, description="required to match, if given")
     config: dict[str, Any]
 
@@ -303,6 +294,8 @@ RejectionCode = Literal[
     "too_large",
     "unknown_topic",
     "overloaded",
+    "wrong_flight",  # a gallery chunk for another flight than the request asked for
+    "clock_skew",  # e.g. an assignment issued in the future by the gate's clock
 ]
 
 

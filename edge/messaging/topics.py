@@ -1,6 +1,6 @@
-"""Every MQTT topic string of gate-edge, in one place (DESIGN.md section 5).
+"""Every MQTT topic string of gate-edge, in one place.
 
-Topics are built from the gate id and the two prefixes of :class:`edge.config.schema.MqttConfig`;
+Topics are built from the gate id and the two prefixes of :class:`edge.messaging.settings.MqttConfig`;
 :meth:`Topics.classify` maps an inbound topic back to its kind and rejects topics of other gates.
 """
 
@@ -10,9 +10,12 @@ import enum
 import re
 from dataclasses import dataclass
 
-from edge.config.schema import GATE_ID_PATTERN
+from edge.messaging.ids import GATE_ID_PATTERN
+from edge.messaging.schemas import COMMANDS
+from edge.messaging.settings import MqttConfig
 
-COMMAND_NAMES = ("wipe", "opt_out", "pause", "resume", "close_flight")
+# The command schemas name the commands; topics follow them.
+COMMAND_NAMES = tuple(COMMANDS)
 _GATE_RE = re.compile(GATE_ID_PATTERN)
 
 
@@ -78,8 +81,8 @@ class Topics:
 
     @property
     def rejected(self) -> str:
-        """Every rejected inbound message, with its reason (not in DESIGN.md's table: an addition
-        so that integrators can watch what the gate refused even when no response topic was set)."""
+        """Every rejected inbound message, with its reason, so that integrators can watch what the
+        gate refused even when no response topic was set."""
         return f"{self.base}/rejected"
 
     @property
@@ -145,6 +148,5 @@ class Topics:
         raise TopicError(f"topic {topic!r} is not an inbound topic")
 
     @classmethod
-    def from_config(cls, gate_id: str, mqtt: object) -> Topics:
-        """Build from an :class:`edge.config.schema.MqttConfig` (duck-typed to avoid a cycle)."""
-        return cls(gate_id, getattr(mqtt, "gate_prefix", "gate/v1"), getattr(mqtt, "fleet_prefix", "fleet/v1"))
+    def from_config(cls, gate_id: str, mqtt: MqttConfig) -> Topics:
+        return cls(gate_id, mqtt.gate_prefix, mqtt.fleet_prefix)

@@ -13,9 +13,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge.config.schema import MqttConfig
 from edge.messaging.link import GateLink
-from edge.messaging.schemas import Event
+from edge.messaging.schemas import Event, Status
+from edge.messaging.settings import MqttConfig
+from edge.messaging.wire import OutMessage
 
 
 def main() -> None:
@@ -24,6 +25,9 @@ def main() -> None:
     link = GateLink("G1", cfg, state, embedder_id="sface_2021dec", embedder_dim=128)
     link.start()
     link.client.wait_connected(5)
+    # "up" means the retained online status is stored: the birth is sent again and acknowledged.
+    birth = Status(gate="G1", online=True, software_version=link.software_version)
+    link.client.publish(OutMessage(link.topics.status, birth.to_bytes(), retain=True)).wait(5)
     print("up", flush=True)
     while link.outbox.last_seq() < total:
         now = datetime.now(timezone.utc)

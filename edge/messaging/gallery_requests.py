@@ -1,0 +1,202 @@
+"""The gate's gallery request, from sending it to a complete gallery, in one owner.
+
+:class:`GalleryRequests` holds the outstanding request (its id, the flight it asked for, when it was
+sent), the chunks received for it and its one deadline. It decides whether a chunk was asked for,
+checks it against the request and the chunks before it, decodes it (once, into wipeable buffers:
+:func:`~edge.messaging.intake.decode_entries`) and hands out a :class:`GalleryReady` when every
+chunk is in. Whatever ends a request early (a refused chunk, the deadline, a cancel, a newer
+request) wipes what it had received and, unless the daemon itself ended it, yields a
+:class:`GalleryFailed` so that the daemon can ask again. A partial gallery never leaves this object.
+
+One request at a time: the gate boards one flight, so a new request replaces the one outstanding
+(whose late chunks are then refused as unsolicited). The limits are read at every check, so a new
+:class:`~edge.messaging.settings.IntakeLimits` applies from the next chunk on. Not thread-safe: use
+from the daemon's loop (through :class:`~edge.messaging.link.GateLink`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge.core.gallery import Gallery, GalleryItem
+from edge.messaging.intake import decode_entries
+from edge.messaging.items import GalleryChunkItem, GalleryFailed, GalleryReady, Rejection
+from edge.messaging.schemas import GalleryChunk, RejectionCode, gallery_digest
+from edge.messaging.settings import IntakeLimits
+from edge.messaging.topics import InboundKind
+
+log = logging.getLogger(__name__)
+
+ChunkResult = Rejection | GalleryReady | GalleryFailed
+# Header fields every chunk of one gallery must agree on.
+_HEADER = ("gallery_version", "embedding_model", "dim", "expires_at", "chunk_count", "total_entries")
+# Returned by the checks for a chunk received again, identical (not an error: QoS 1 redelivers).
+_DUPLICATE: tuple[RejectionCode, str] = ("invalid", "duplicate chunk")
+
+
+@dataclass
+class _Received:
+    items: list[GalleryItem]
+    payload_sha256: bytes
+
+
+@dataclass
+class _Request:
+    request_id: str
+    flight_id: str
+    sent_at: float  # monotonic
+    first: GalleryChunk | None = None  # header of the first chunk received
+    chunks: dict[int, _Received] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+
+    @property
+    def entries(self) -> int:
+        return sum(len(c.items) for c in self.chunks.values())
+
+    def wipe(self) -> None:
+        for c in self.chunks.values():
+            for it in c.items:
+                it.wipe()
+        self.chunks.clear()
+        self.ids.clear()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The outstanding request, for logs and status."""
+
+    request_id: str
+    flight_id: str
+    chunks_received: int
+    chunk_count: int | None  # None until the first chunk
+
+
+class GalleryRequests:
+    def __init__(self, limits: IntakeLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._request: _Request | None = None
+
+    # ------------------------------------------------------------------ the request's life
+    def opened(self, request_id: str, flight_id: str) -> None:
+        """A request was sent: it replaces (and wipes) any request still outstanding."""
+        if self._request is not None:
+            log.info("gallery request %s replaced by %s", self._request.request_id, request_id)
+            self._request.wipe()
+        self._request = _Request(request_id, flight_id, self._clock())
+
+    def cancel(self) -> None:
+        """Forget the outstanding request and wipe its partial gallery (e.g. the flight changed)."""
+        if self._request is not None:
+            self._request.wipe()
+            self._request = None
+
+    @property
+    def progress(self) -> Progress | None:
+        r = self._request
+        if r is None:
+            return None
+        return Progress(r.request_id, r.flight_id, len(r.chunks), r.first.chunk_count if r.first else None)
+
+    def is_pending(self, request_id: str | None) -> bool:
+        return self._request is not None and request_id == self._request.request_id
+
+    def expire(self) -> list[GalleryFailed]:
+        """Fail the request if its gallery is not complete ``gallery_timeout_s`` after it was sent."""
+        r = self._request
+        timeout = self.limits.gallery_timeout_s
+        if r is None or self._clock() - r.sent_at <= timeout:
+            return []
+        got = f"{len(r.chunks)}/{r.first.chunk_count} chunks" if r.first else "no chunk"
+        return [self._fail(f"no complete gallery within {timeout:g} s ({got} received)")]
+
+    def refused(self, rejection: Rejection) -> GalleryFailed | None:
+        """A gallery response refused by :func:`~edge.messaging.intake.parse`: if it was for the
+        outstanding request, that request can no longer complete."""
+        if rejection.kind is not InboundKind.GALLERY_RESPONSE or not self.is_pending(rejection.request_id):
+            return None
+        return self._fail(f"{rejection.code}: {rejection.reason}")
+
+    # ------------------------------------------------------------------ chunks
+    def add(self, item: GalleryChunkItem) -> list[ChunkResult]:
+        """Take one parsed chunk. Returns what to publish (a Rejection) and what to hand to the
+        daemon (GalleryReady, GalleryFailed); empty while more chunks are awaited."""
+        r = self._request
+        if r is None or item.correlation_id != r.request_id:
+            return [self._rejection(item, "unsolicited", "gallery response without a known correlation id")]
+        problem = self._check(r, item)
+        if problem is _DUPLICATE:
+            return []  # a QoS 1 redelivery of a chunk already held: nothing to do
+        if problem is not None:
+            return self._refuse(item, *problem)
+        decoded = decode_entries(item.chunk, self.limits.max_photo_bytes)
+        if isinstance(decoded, tuple):
+            return self._refuse(item, *decoded)
+        c = item.chunk
+        r.first = r.first or c
+        r.chunks[c.chunk_index] = _Received(decoded, item.payload_sha256)
+        r.ids.update(e.id for e in c.entries)
+        if len(r.chunks) < c.chunk_count:
+            log.info("gallery %s: chunk %d/%d received", r.flight_id, len(r.chunks), c.chunk_count)
+            return []
+        if r.entries != c.total_entries:
+            return self._refuse(item, "invalid", f"received {r.entries} entries, total_entries says {c.total_entries}")
+        return [self._complete(r)]
+
+    def _check(self, r: _Request, item: GalleryChunkItem) -> tuple[RejectionCode, str] | None:
+        """What is wrong with this chunk for this request, if anything (before decoding it);
+        :data:`_DUPLICATE` for a chunk already held."""
+        c = item.chunk
+        if c.flight_id != r.flight_id:
+            asked = f"request {r.request_id} asked for flight {r.flight_id!r}"
+            return "wrong_flight", f"gallery is for flight {c.flight_id!r}, {asked}"
+        limit = self.limits.max_gallery_entries
+        if c.total_entries > limit:
+            return "too_large", f"{c.total_entries} entries exceed {limit}"
+        f = r.first
+        if f is not None:
+            for name in _HEADER:
+                if getattr(c, name) != getattr(f, name):
+                    return "invalid", f"chunk {c.chunk_index} disagrees with chunk {f.chunk_index} on {name}"
+        held = r.chunks.get(c.chunk_index)
+        if held is not None:
+            if held.payload_sha256 == item.payload_sha256:
+                return _DUPLICATE
+            return "invalid", f"chunk {c.chunk_index} received twice with different content"
+        dup = r.ids.intersection(e.id for e in c.entries)
+        if dup:
+            return "duplicate_id", f"entry id {sorted(dup)[0]!r} appears in more than one chunk"
+        if r.entries + len(c.entries) > c.total_entries:
+            return "invalid", f"more entries than total_entries ({c.total_entries})"
+        return None
+
+    def _complete(self, r: _Request) -> GalleryReady:
+        self._request = None
+        f = r.first
+        assert f is not None
+        order = range(f.chunk_count)
+        items = [it for i in order for it in r.chunks[i].items]
+        digest = gallery_digest((r.chunks[i].payload_sha256 for i in order), prehashed=True)
+        gallery = Gallery(r.request_id, r.flight_id, f.gallery_version, f.embedding_model, f.dim, f.expires_at,
+                          items, digest)
+        log.info("gallery %s v%d complete: %d entries", r.flight_id, gallery.version, len(gallery))
+        return GalleryReady(r.request_id, r.flight_id, gallery)
+
+    def _fail(self, reason: str) -> GalleryFailed:
+        r = self._request
+        assert r is not None
+        r.wipe()
+        self._request = None
+        log.warning("gallery request %s for flight %s failed: %s", r.request_id, r.flight_id, reason)
+        return GalleryFailed(r.request_id, r.flight_id, reason)
+
+    def _refuse(self, item: GalleryChunkItem, code: RejectionCode, reason: str) -> list[ChunkResult]:
+        return [self._rejection(item, code, reason), self._fail(f"{code}: {reason}")]
+
+    @staticmethod
+    def _rejection(item: GalleryChunkItem, code: RejectionCode, reason: str) -> Rejection:
+        return Rejection(code, reason, item.topic, InboundKind.GALLERY_RESPONSE, item.reply_topic,
+                         item.correlation_data, item.correlation_id)
