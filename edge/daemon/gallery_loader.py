@@ -72,7 +72,7 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
                 ids.append(item.id)
             elif item.photo is not None:
                 with wiped() as scratch:
-                    encoded = scratch.track(np.frombuffer(item.photo, np.uint8))
+                    encoded = scratch.track(item.photo)
                     image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
                     if image is None:
                         failed.append(item.id)
@@ -99,38 +99,45 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
 
 
 class GalleryLoader:
-    """One background worker that builds galleries; results are collected with :meth:`take`."""
+    """One background worker that builds galleries, each under the handle the flight session gave it.
+
+    Results come back through :meth:`take` as ``(handle, LiveGallery)`` or ``(handle, Exception)``;
+    the daemon hands them to the flight session, which decides whether each goes live or is wiped.
+    """
 
     def __init__(self, analyser: FrameAnalyser, exact_max_entries: Callable[[], int]) -> None:
         self._analyser = analyser
         self._exact_max = exact_max_entries
-        self._jobs: queue.Queue[Gallery | None] = queue.Queue()
-        self._done: queue.Queue[LiveGallery | Exception] = queue.Queue()
+        self._jobs: queue.Queue[tuple[int, Gallery] | None] = queue.Queue()
+        self._done: queue.Queue[tuple[int, LiveGallery | Exception]] = queue.Queue()
         self.progress = GalleryProgress()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="gallery-loader", daemon=True)
         self._thread.start()
 
-    def submit(self, gallery: Gallery) -> None:
+    def submit(self, handle: int, gallery: Gallery) -> None:
         with self._lock:
             self.progress = GalleryProgress(gallery.flight_id, gallery.version, len(gallery.items), 0, "loading")
-        self._jobs.put(gallery)
+        self._jobs.put((handle, gallery))
 
-    def take(self) -> LiveGallery | Exception | None:
-        try:
-            return self._done.get_nowait()
-        except queue.Empty:
-            return None
+    def take(self) -> list[tuple[int, LiveGallery | Exception]]:
+        """Every result finished since the last call."""
+        out: list[tuple[int, LiveGallery | Exception]] = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> list[tuple[int, LiveGallery | Exception]]:
+        """Finish the job in hand, stop the worker, and return what was never taken (the caller wipes it)."""
         self._jobs.put(None)
-        self._thread.join(timeout=10)
-        while (left := self.take()) is not None:  # a gallery finished after the last swap
-            if isinstance(left, LiveGallery):
-                left.wipe()
+        self._thread.join(timeout=timeout)
+        return self.take()
 
     def _work(self) -> None:
-        while (gallery := self._jobs.get()) is not None:
+        while (job := self._jobs.get()) is not None:
+            handle, gallery = job
             try:
                 def report(done: int, total: int, g: Gallery = gallery) -> None:
                     with self._lock:
@@ -138,8 +145,8 @@ class GalleryLoader:
                     log.info("gallery %s v%s: %d/%d entries loaded", g.flight_id, g.version, done, total)
 
                 live = build_live_gallery(gallery, self._analyser, self._exact_max(), report)
-                self._done.put(live)
+                self._done.put((handle, live))
             except Exception as exc:  # one bad gallery must not end the worker
                 gallery.wipe()
                 log.exception("gallery %s could not be loaded", gallery.flight_id)
-                self._done.put(exc)
+                self._done.put((handle, exc))

@@ -1,9 +1,13 @@
-"""The composition root: the one place that wires camera, models, core, MQTT link and systemd.
+"""The gate daemon: a thin loop that feeds two state machines and carries out what they decide.
 
 Threads: the capture worker (camera -> newest-frame slot), paho's network thread (enqueue only),
-the gallery loader (embeds gallery photos off the frame loop) and the main loop here, which owns
-all state: it takes frames, runs the core, publishes decisions, and applies inbound messages,
-gallery swaps and config changes *between* transactions. Nothing imports this module.
+the gallery loader (embeds gallery photos off the frame loop) and the loop here, which owns all
+state. Each turn it drains the MQTT link and the loader, lets the :class:`FlightSession` (which
+flight, which gallery: edge/daemon/flight_session.py) and the :class:`LiveConfig` act between
+transactions, then takes the newest frame through the core and the :class:`DecisionMachine`
+(who is in front of the camera, and whether they match: edge/core/decide.py). The machines decide;
+this module only carries out their actions: publish, wipe, swap, request. Built by
+:func:`edge.daemon.wiring.build_gate`.
 """
 
 from __future__ import annotations
@@ -13,58 +17,48 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from edge import __version__
-from edge.camera.base import FrameSource, Health
-from edge.config.errors import ConfigError
-from edge.config.load import classify_change, merge_desired, validate
+from edge.camera.base import Frame, FrameSource, Health
 from edge.config.schema import GateConfig
-from edge.config.store import LastKnownGood, StoredDesired
+from edge.config.store import StoredDesired
 from edge.core.analyse import FrameAnalyser
-from edge.core.decide import Decision, DecisionMachine, DecisionParams, OptOutPhase, OptOutWindow, Outcome, Phase
-from edge.core.detect import DetectorParams
-from edge.core.quality import QualityParams
+from edge.core.decide import Decision, DecisionMachine, OptOutPhase, OptOutWindow, Outcome, Phase
+from edge.core.gallery import Gallery
 from edge.core.wipe import wiped
-from edge.daemon.gallery_loader import GalleryLoader, LiveGallery
-from edge.daemon.metrics import GateMetrics, percentiles
-from edge.inference.onnx_runtime import FaceModels, load_face_models
-from edge.messaging.client import MessagingError
-from edge.messaging.intake import AssignmentUpdate, CommandItem, ConfigUpdate
-from edge.messaging.link import GalleryFailed, GalleryReady, GateLink
-from edge.messaging.schemas import (
-    CommandReply,
-    ConfigIssue,
-    ConfigReported,
-    Event,
-    GallerySummary,
-    LatencySummary,
-    Status,
-    Telemetry,
-    TelemetryCounters,
-    WipeAttestation,
+from edge.daemon import reports
+from edge.daemon.flight_session import (
+    Action,
+    BuildGallery,
+    CancelRequests,
+    FlightSession,
+    GalleryInfo,
+    GalleryState,
+    Refuse,
+    RequestGallery,
+    SwapIn,
+    Wipe,
 )
-from edge.system.logsetup import setup_logging
-from edge.system.systemd import Notifier, Watchdog, default_notifier
+from edge.daemon.gallery_loader import GalleryLoader, LiveGallery
+from edge.daemon.live_config import LiveConfig
+from edge.daemon.metrics import GateMetrics
+from edge.daemon.tuning import apply_live
+from edge.inference.onnx_runtime import FaceModels
+from edge.messaging.errors import MessagingError
+from edge.messaging.link import (
+    AssignmentUpdate,
+    CommandItem,
+    ConfigUpdate,
+    GalleryFailed,
+    GalleryReady,
+    GateLink,
+    InboundItem,
+)
+from edge.messaging.schemas import CommandReply, ConfigReported, Event, WipeAttestation
+from edge.system.systemd import Notifier, Watchdog
 
-log = logging.getLogger("edge.daemon.gate")
-
-GALLERY_RETRY_S = 5.0
-
-
-def detector_params(cfg: GateConfig) -> DetectorParams:
-    d = cfg.detection
-    return DetectorParams(d.input_width, d.score_threshold, d.nms_threshold, d.top_k)
-
-
-def quality_params(cfg: GateConfig) -> QualityParams:
-    return QualityParams(**cfg.quality.model_dump())
-
-
-def decision_params(cfg: GateConfig) -> DecisionParams:
-    return DecisionParams(**cfg.decision.model_dump())
+log = logging.getLogger("edge.daemon")
 
 
 def _utc(mono: float) -> datetime:
@@ -82,65 +76,45 @@ class GateDaemon:
     def __init__(
         self,
         cfg: GateConfig,
-        base_raw: dict[str, Any] | None = None,
         *,
+        models: FaceModels,
+        analyser: FrameAnalyser,
+        machine: DecisionMachine,
+        source: FrameSource,
+        link: GateLink,
+        notifier: Notifier,
+        base_raw: dict[str, object] | None = None,
         stored: StoredDesired | None = None,
-        source: FrameSource | None = None,
-        models: FaceModels | None = None,
-        link: GateLink | None = None,
-        notifier: Notifier | None = None,
         on_event: Callable[[Event], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
-        self.cfg = cfg
-        self._base_raw = base_raw if base_raw is not None else cfg.model_dump(exclude={"version"})
-        self._fleet_doc = stored.fleet if stored else None
-        self._gate_doc = stored.gate if stored else None
-        self._lkg = LastKnownGood(cfg.state_dir)
-        self._stop = threading.Event()
-        self._notifier = notifier or default_notifier()
+        self.models, self.analyser, self.machine, self.source, self.link = models, analyser, machine, source, link
+        self._notifier = notifier
         self._on_event = on_event
         self.metrics = GateMetrics()
-
-        self._status("loading and warming up the face models")
-        width, height = getattr(cfg.camera, "width", 1280), getattr(cfg.camera, "height", 720)
-        self.models = models or load_face_models(cfg.models, detector_params(cfg), frame_size=(width, height))
-        self.analyser = FrameAnalyser(self.models.detector, self.models.embedder, quality_params(cfg),
-                                      cfg.detection.capture_zone)
-        self.machine = DecisionMachine(decision_params(cfg))
-        if source is None:
-            from edge.camera.factory import create_source
-
-            source = create_source(cfg.camera, cfg.capture)
-        self.source = source
-        self.link = link or GateLink(
-            cfg.gate_id, cfg.mqtt, cfg.state_dir,
-            embedder_id=self.models.embedder_id, embedder_dim=self.models.embedding_dim,
-            outbox_max=cfg.outbox.max_events, max_photo_bytes=cfg.gallery.max_photo_bytes,
-            max_gallery_entries=cfg.gallery.max_entries, gallery_timeout_s=cfg.gallery.request_timeout_s,
-            telemetry_expiry_s=int(cfg.telemetry.interval_s * 2) + 1,
-        )
-        self.link.set_expectations(applied_config_version=cfg.version)
-        self.loader = GalleryLoader(self.analyser, lambda: self.cfg.gallery.exact_max_entries)
-        stale = max(cfg.capture.stall_timeout_s, 5.0)
-        self.watchdog = Watchdog(stale_after=stale, notifier=self._notifier)
-
-        self.gallery: LiveGallery | None = None
-        self._flight: str | None = None  # the flight assigned to this gate
-        self._close_at: datetime | None = None
-        self._assignment_at: datetime | None = None  # issued_at of the assignment in force
-        self._closed_flights: set[str] = set()
-        self._gallery_state = "none"
-        self._retry_at: float | None = None
+        self.config = LiveConfig(cfg, base_raw, stored, apply=self._apply_config, report=self._report_config,
+                                 remember_versions=self._config_versions)
+        self.session = FlightSession(clock, time.monotonic)
+        self.loader = GalleryLoader(analyser, lambda: self.cfg.gallery.exact_max_entries)
+        self.watchdog = Watchdog(stale_after=max(cfg.capture.stall_timeout_s, 5.0), notifier=notifier)
+        self.live: LiveGallery | None = None
+        self._held: dict[int, Gallery | LiveGallery] = {}  # the buffers behind the session's handles
+        self._next_handle = 0
+        self._stop = threading.Event()
         self._paused = False
         self._opt_out: OptOutWindow | None = None
-        self._pending_cfg: GateConfig | None = None
         self._stages: dict[str, float] = {}
         self._ready_sent = False
         self._frame_errors = 0
         self._last_health: Health | None = None
         self._next_telemetry = time.monotonic() + cfg.telemetry.interval_s
-        self._systemd_status = ""  # the last STATUS= text sent
-        self._progress_shown = -1  # gallery entries loaded, as last published in the status
+        self._systemd_line = ""
+        self._progress_shown = -1
+
+    @property
+    def cfg(self) -> GateConfig:
+        """The config in force."""
+        return self.config.cfg
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
@@ -150,15 +124,15 @@ class GateDaemon:
         self.source.start()
         self.link.start()
         self._publish_status()
-        self._status("waiting for the camera's first frame")
+        self._notifier.notify("STATUS=waiting for the camera's first frame")
         try:
             while not self._stop.is_set():
                 self.watchdog.beat()
                 self.watchdog.tick()
                 try:
-                    self._between_transactions()
+                    self._between_frames()
                 except Exception:  # a bug in housekeeping must not stop the frame loop
-                    log.exception("housekeeping between transactions failed")
+                    log.exception("housekeeping between frames failed")
                 frame = self.source.latest(timeout=0.1)
                 self._watch_camera()
                 if frame is None:
@@ -167,54 +141,46 @@ class GateDaemon:
                         break
                     continue
                 if not self._ready_sent:
-                    self._notifier.notify("READY=1", "STATUS=" + self._summary())
+                    self._notifier.notify("READY=1", "STATUS=" + reports.systemd_line(self._view()))
                     self._ready_sent = True
                     log.info("ready: models warm, camera delivering frames")
-                try:
-                    self._handle_frame(frame)
-                except Exception:
-                    # One frame that breaks the pipeline (the frame is already wiped) must not stop the
-                    # gate: the traveller's transaction starts over; repeated failures show in the log.
-                    self._frame_errors += 1
-                    self.machine.reset()
-                    log.exception("frame %d could not be processed (%d so far)", frame.seq, self._frame_errors)
+                self._frame(frame)
         finally:
             self._shutdown()
         return 0
 
     def _shutdown(self) -> None:
         self._notifier.notify("STOPPING=1", "STATUS=stopping: wiping the gallery and flushing events")
-        self._wipe_gallery("shutdown")
         with contextlib.suppress(Exception):
             self.source.stop()
-        self.loader.stop()
+        self._take_built(self.loader.stop())
+        self._carry_out(self.session.shutdown())
+        for handle in list(self._held):  # nothing should be left; never leave a buffer unzeroed
+            self._held.pop(handle).wipe()
         self.link.stop(flush_timeout=3.0)
         log.info("stopped; %d transactions", self.metrics.transactions)
 
-    def _status(self, text: str) -> None:
-        self._notifier.notify("STATUS=" + text)
-
-    def _summary(self) -> str:
-        g = self.gallery
-        if g is not None:
-            gallery = f"flight {g.flight_id} ({g.entries} travellers)"
-        elif self._gallery_state == "loading":
-            p = self.loader.progress
-            gallery = f"loading the gallery of flight {p.flight_id}: {p.done}/{p.total}"
-        else:
-            gallery = f"no gallery ({self._gallery_state})"
-        camera = self.source.health.value
-        state = "paused" if self._paused else "boarding" if g else "idle"
-        return f"{state}: {gallery}; camera {camera}; {self.metrics.transactions} transactions"
-
     # ------------------------------------------------------------------ frames
-    def _handle_frame(self, frame: Any) -> None:
+    def _frame(self, frame: Frame) -> None:
+        try:
+            decision = self._analyse(frame)
+        except Exception:
+            # One frame that breaks the pipeline (the frame is already wiped) must not stop the gate:
+            # the traveller's transaction starts over; repeated failures show in the log.
+            self._frame_errors += 1
+            self.machine.reset()
+            log.exception("frame %d could not be processed (%d so far)", frame.seq, self._frame_errors)
+            return
+        if decision is not None:
+            self._publish_decision(decision)
+
+    def _analyse(self, frame: Frame) -> Decision | None:
         self.metrics.frames += 1
         with wiped() as scratch:
             scratch.track(frame.image)
-            now = frame.timestamp
-            if self._paused or self.gallery is None:
-                return  # nothing to match against, or an officer paused the gate: frames are dropped
+            now, live = frame.timestamp, self.live
+            if self._paused or live is None:
+                return None  # nothing to match against, or an officer paused the gate: frames are dropped
             window = self._opt_out
             if window is not None and self.machine.phase is not Phase.ACQUIRING:
                 # Presence only: the opted-out traveller is detected (to know when they have passed)
@@ -226,42 +192,31 @@ class GateDaemon:
                         self.machine.hold()  # the window ran out with someone there: let them leave first
                     else:
                         self.machine.reset()
-                return
-            embed = self.machine.wants_embedding
-            analysis = self.analyser.analyse(frame.image, self.gallery.index, scratch, embed=embed)
+                return None
+            analysis = self.analyser.analyse(frame.image, live.index, scratch, embed=self.machine.wants_embedding)
             if analysis.usable or not self._stages:
                 self._stages = analysis.timings_ms
-            decision = self.machine.observe(analysis.observation(now, frame.tag))
-        if decision is not None:
-            self._publish_decision(decision)
+            return self.machine.observe(analysis.observation(now))
 
     def _publish_decision(self, d: Decision) -> None:
-        gallery = self.gallery
-        latency = {k: round(v, 2) for k, v in self._stages.items()}
+        live = self.live
         started = d.first_usable_at if d.first_usable_at is not None else d.started_at
-        event = Event(
-            gate=self.cfg.gate_id,
-            flight_id=gallery.flight_id if gallery else None,
-            transaction_id=uuid.uuid4().hex[:20],
-            outcome=d.outcome.value,
-            matched_id=d.entry_id,
-            score=_score(d.score),
-            runner_up_score=_score(d.runner_up),
-            frames_used=d.frames_used,
-            latency_ms=latency,
-            started_at=_utc(d.started_at),
-            decided_at=_utc(d.decided_at),
-            config_version=self.cfg.version,
-            gallery_version=gallery.version if gallery else None,
-            source_tag=d.tag,
-        )
+        latency = {k: round(v, 2) for k, v in self._stages.items()}
         total = (time.monotonic() - started) * 1e3
-        event.latency_ms["total"] = round(total, 2)
-        stored = self.link.publish_event(event)
+        latency["total"] = round(total, 2)
+        self._emit(Event(gate=self.cfg.gate_id, flight_id=live.flight_id if live else None,
+                         transaction_id=uuid.uuid4().hex[:20], outcome=d.outcome.value, matched_id=d.entry_id,
+                         score=_score(d.score), runner_up_score=_score(d.runner_up), frames_used=d.frames_used,
+                         latency_ms=latency, started_at=_utc(d.started_at), decided_at=_utc(d.decided_at),
+                         config_version=self.cfg.version, gallery_version=live.version if live else None),
+                   d.outcome, total)
         self._stages = {}
-        self.metrics.record(d.outcome, total)
-        log.info("transaction %s: %s (score %s, %d frames, %.0f ms)", event.transaction_id, d.outcome.value,
-                 event.score, d.frames_used, total)
+
+    def _emit(self, event: Event, outcome: Outcome, total_ms: float | None) -> None:
+        stored = self.link.publish_event(event)
+        self.metrics.record(outcome, total_ms)
+        log.info("transaction %s: %s (score %s, %d frames%s)", stored.transaction_id, outcome.value, stored.score,
+                 stored.frames_used, "" if total_ms is None else f", {total_ms:.0f} ms")
         if self._on_event:
             self._on_event(stored)
 
@@ -275,288 +230,163 @@ class GateDaemon:
             self._last_health = health
             self._publish_status()
 
-    # ------------------------------------------------------------------ between transactions
-    def _between_transactions(self) -> None:
+    # ------------------------------------------------------------------ between frames
+    def _between_frames(self) -> None:
         for item in self.link.poll(0.0):
             try:
-                self._apply(item)
+                self._inbound(item)
             except Exception:  # one message must never stop the gate
                 log.exception("handling %s failed", type(item).__name__)
-        # Config changes and gallery swaps wait while a traveller's transaction is under way: one
-        # transaction is decided with one config against one gallery.
-        if self.machine.phase is not Phase.ACQUIRING:
-            if self._pending_cfg is not None:
-                pending, self._pending_cfg = self._pending_cfg, None
-                self._apply_live(pending)
-            built = self.loader.take()
-            if isinstance(built, Exception):
-                self._gallery_state = "none"
-                self._retry_at = time.monotonic() + GALLERY_RETRY_S
-            elif built is not None:
-                self._swap_gallery(built)  # the swap itself resets the decision machine
-        self._check_clock()
+        self._take_built(self.loader.take())
+        # One transaction is decided with one config against one gallery: changes wait for its end.
+        idle = self.machine.phase is not Phase.ACQUIRING
+        if idle:
+            self.config.apply_pending()
+        self._carry_out(self.session.tick(idle))
         if time.monotonic() >= self._next_telemetry:
-            self._publish_telemetry()
-        if self._gallery_state == "loading" and self.loader.progress.done != self._progress_shown:
+            self._next_telemetry = time.monotonic() + self.cfg.telemetry.interval_s
+            view = self._view()
+            self.link.publish_telemetry(reports.telemetry(view, self.cfg.telemetry.interval_s, self.link.counters()))
+        if self.session.state is GalleryState.LOADING and self.loader.progress.done != self._progress_shown:
             self._progress_shown = self.loader.progress.done
             self._publish_status()  # operators watch a large gallery load entry by entry
-        summary = self._summary()
-        if summary != self._systemd_status:
-            self._systemd_status = summary
-            self._status(summary)
+        line = reports.systemd_line(self._view())
+        if line != self._systemd_line:
+            self._systemd_line = line
+            self._notifier.notify("STATUS=" + line)
 
-    def _check_clock(self) -> None:
-        now = datetime.now(timezone.utc)
-        g = self.gallery
-        if g is not None and g.expires_at <= now:
-            log.info("gallery of flight %s expired", g.flight_id)
-            self._wipe_gallery("expiry")
-        if self._close_at is not None and now >= self._close_at and self._flight:
-            log.info("flight %s reached its close time", self._flight)
-            self._close_flight()
-        if self._retry_at is not None and time.monotonic() >= self._retry_at:
-            self._retry_at = None
-            self._request_gallery()
+    def _take_built(self, results: Sequence[tuple[int, LiveGallery | Exception]]) -> None:
+        for handle, result in results:
+            if isinstance(result, LiveGallery):
+                self._held[handle] = result
+                log.info("gallery of flight %s v%d built: %d travellers (%d failed to enrol)", result.flight_id,
+                         result.version, result.entries, len(result.failed_ids))
+                self._carry_out(self.session.gallery_built(handle, result.entries))
+            else:
+                self._carry_out(self.session.gallery_build_failed(handle))
 
-    def _swap_gallery(self, live: LiveGallery) -> None:
-        if live.flight_id != self._flight or live.flight_id in self._closed_flights:
-            log.info("discarding gallery of flight %s: no longer assigned", live.flight_id)
-            live.wipe()
+    def _inbound(self, item: InboundItem) -> None:
+        if isinstance(item, AssignmentUpdate):
+            a = item.assignment
+            self._carry_out(self.session.assignment(a.flight_id, a.close_time, a.issued_at), item)
+        elif isinstance(item, GalleryReady):
+            g = item.gallery
+            self._next_handle += 1
+            self._held[self._next_handle] = g
+            info = GalleryInfo(self._next_handle, g.flight_id, g.version, len(g), g.sha256, g.expires_at)
+            log.info("gallery of flight %s received: %d entries", g.flight_id, len(g))
+            self._carry_out(self.session.gallery_received(item.request_id, info))
+        elif isinstance(item, GalleryFailed):
+            log.warning("gallery request for flight %s failed: %s", item.flight_id, item.reason)
+            self._carry_out(self.session.gallery_failed(item.request_id))
+        elif isinstance(item, CommandItem):
+            self._command(item)
+        elif isinstance(item, ConfigUpdate):
+            self.config.consider(item)
+
+    # ------------------------------------------------------------------ carrying out the session's actions
+    def _carry_out(self, actions: list[Action], cause: InboundItem | None = None) -> None:
+        for a in actions:
+            if isinstance(a, RequestGallery):
+                self._request_gallery(a.flight_id)
+            elif isinstance(a, CancelRequests):
+                self.link.cancel_gallery_requests()
+            elif isinstance(a, BuildGallery):
+                received = self._held.pop(a.gallery.handle)
+                assert isinstance(received, Gallery)
+                self.loader.submit(a.gallery.handle, received)
+            elif isinstance(a, SwapIn):
+                self.live = self._held[a.gallery.handle]  # type: ignore[assignment]
+                self.machine.reset()
+                log.info("gallery live: flight %s v%d, %d travellers", a.gallery.flight_id, a.gallery.version,
+                         a.gallery.entries)
+            elif isinstance(a, Wipe):
+                self._wipe(a)
+            elif isinstance(a, Refuse):
+                log.warning("refused: %s: %s", a.code, a.reason)
+                if cause is not None:
+                    self.link.reject(cause, a.code, a.reason)
+        if actions:
+            self._publish_status()
+
+    def _request_gallery(self, flight_id: str) -> None:
+        try:
+            request_id = self.link.request_gallery(flight_id)
+        except MessagingError as exc:  # offline right now: the session retries after its back-off
+            log.warning("cannot request the gallery of flight %s yet: %s", flight_id, exc)
+            self.session.request_unsent()
             return
-        self._wipe_gallery("replaced")
-        self.gallery = live
-        self._gallery_state = "live"
-        self.machine.reset()
-        log.info("gallery live: flight %s v%d, %d travellers (%d failed to enrol)", live.flight_id, live.version,
-                 live.entries, len(live.failed_ids))
-        self._publish_status()
+        log.info("requested the gallery of flight %s", flight_id)
+        self.session.request_sent(request_id)
 
-    def _wipe_gallery(self, reason: str) -> None:
-        g = self.gallery
-        if g is None:
-            return
-        self.gallery = None
-        self._gallery_state = "none"
-        entries = g.wipe()
-        self.machine.reset()
+    def _wipe(self, a: Wipe) -> None:
+        held = self._held.pop(a.gallery.handle, None)
+        entries = held.wipe() if held is not None else 0  # None: the loader already zeroed it
+        if held is not None and held is self.live:
+            self.live = None
+            self.machine.reset()  # the traveller's transaction cannot go on against a wiped gallery
+        g = a.gallery
         self.link.publish_wipe(WipeAttestation(gate=self.cfg.gate_id, flight_id=g.flight_id,
                                                gallery_version=g.version, entries_wiped=entries,
-                                               reason=reason, received_sha256=g.sha256))
-        log.info("gallery of flight %s wiped (%s): %d entries", g.flight_id, reason, entries)
-        self._publish_status()
+                                               reason=a.reason, received_sha256=g.sha256))
+        log.info("gallery of flight %s wiped (%s): %d entries", g.flight_id, a.reason, entries)
 
-    def _close_flight(self) -> None:
-        if self._flight:
-            self._closed_flights.add(self._flight)
-        self._flight, self._close_at, self._retry_at = None, None, None
-        self.link.cancel_gallery_requests()
-        self._wipe_gallery("flight_close")
-
-    def _request_gallery(self) -> None:
-        if self._flight is None:
-            return
-        try:
-            self.link.request_gallery(self._flight)
-        except MessagingError as exc:  # offline right now: the retry comes after the back-off
-            log.warning("cannot request the gallery of flight %s yet: %s", self._flight, exc)
-            self._retry_at = time.monotonic() + GALLERY_RETRY_S
-            return
-        self._gallery_state = "requested"
-        log.info("requested the gallery of flight %s", self._flight)
-        self._publish_status()
-
-    # ------------------------------------------------------------------ inbound
-    def _apply(self, item: object) -> None:
-        if isinstance(item, AssignmentUpdate):
-            self._on_assignment(item)
-        elif isinstance(item, GalleryReady):
-            if item.flight_id != self._flight:
-                item.gallery.wipe()
-                return
-            log.info("gallery of flight %s received: %d entries; embedding", item.flight_id, len(item.gallery))
-            self._gallery_state = "loading"
-            self.loader.submit(item.gallery)
-            self._publish_status()
-        elif isinstance(item, GalleryFailed):
-            log.warning("gallery of flight %s failed: %s; retrying in %.0f s", item.flight_id, item.reason,
-                        GALLERY_RETRY_S)
-            self._gallery_state = "none"
-            self._retry_at = time.monotonic() + GALLERY_RETRY_S
-        elif isinstance(item, CommandItem):
-            self._on_command(item)
-        elif isinstance(item, ConfigUpdate):
-            self._on_config(item)
-
-    def _on_assignment(self, item: AssignmentUpdate) -> None:
-        a = item.assignment
-        if self._assignment_at is not None and a.issued_at < self._assignment_at:
-            # A replayed or delayed older assignment must not switch the gate back to a past flight.
-            log.warning("ignoring an assignment issued at %s: older than the one in force (%s)", a.issued_at,
-                        self._assignment_at)
-            return
-        self._assignment_at = a.issued_at
-        if a.flight_id == self._flight:
-            self._close_at = a.close_time
-            return
-        if self._flight is not None or self.gallery is not None:
-            self._close_flight()  # another flight (or none) now boards at this gate
-        if a.flight_id is None or a.flight_id in self._closed_flights:
-            return
-        self._flight, self._close_at = a.flight_id, a.close_time
-        log.info("assigned flight %s (closes %s)", a.flight_id, a.close_time)
-        self._request_gallery()
-
-    def _on_command(self, item: CommandItem) -> None:
-        req = item.request
-        result, reason = "accepted", None
+    # ------------------------------------------------------------------ officers' commands
+    def _command(self, item: CommandItem) -> None:
+        refusal: str | None = None
+        note: str | None = None
         if item.name == "wipe":
-            entries = self.gallery.entries if self.gallery else 0
-            self._wipe_gallery("command")
-            if self._flight:
-                self._closed_flights.add(self._flight)  # don't fetch it straight back
-            reason = f"{entries} entries wiped"
+            entries = self.live.entries if self.live else 0
+            self._carry_out(self.session.wipe_command())
+            note = f"{entries} entries wiped"
         elif item.name == "close_flight":
-            flight = getattr(req, "flight_id", None)
-            if flight is not None and flight != self._flight:
-                result, reason = "rejected", f"flight {flight} is not the live flight ({self._flight})"
-            else:
-                self._close_flight()
+            actions, refusal = self.session.close_command(getattr(item.request, "flight_id", None))
+            self._carry_out(actions)
         elif item.name == "pause":
             self._paused = True
             self.machine.reset()
         elif item.name == "resume":
             self._paused = False
         elif item.name == "opt_out":
-            duration = getattr(req, "duration_s", None) or self.cfg.opt_out.duration_s
-            # The traveller being decided (or still leaving) is not the one opting out: wait for them.
-            busy = self.machine.phase is not Phase.IDLE
-            self._opt_out = OptOutWindow(time.monotonic() + duration, self.cfg.decision.absent_frames_to_reset, busy)
-            now = datetime.now(timezone.utc)
-            event = Event(gate=self.cfg.gate_id, flight_id=self.gallery.flight_id if self.gallery else self._flight,
-                          transaction_id=uuid.uuid4().hex[:20], outcome="opt_out", started_at=now, decided_at=now,
-                          config_version=self.cfg.version,
-                          gallery_version=self.gallery.version if self.gallery else None)
-            stored = self.link.publish_event(event)
-            self.metrics.record(Outcome.OPT_OUT, None)
-            reason = f"the next traveller is not captured (at most {duration:.0f} s)"
-            if self._on_event:
-                self._on_event(stored)
-        log.info("command %s: %s%s", item.name, result, f" ({reason})" if reason else "")
-        self.link.reply(item, CommandReply(gate=self.cfg.gate_id, command=item.name, request_id=req.request_id,
-                                           result=result, reason=reason))
+            note = self._opt_out_next(getattr(item.request, "duration_s", None) or self.cfg.opt_out.duration_s)
+        result = "rejected" if refusal else "accepted"
+        log.info("command %s: %s%s", item.name, result, f" ({refusal or note})" if refusal or note else "")
+        self.link.reply(item, CommandReply(gate=self.cfg.gate_id, command=item.name,
+                                           request_id=item.request.request_id, result=result,
+                                           reason=refusal or note))
         self._publish_status()
 
-    def _on_config(self, item: ConfigUpdate) -> None:
-        desired = item.desired
-        fleet = desired.config if item.source == "fleet" else self._fleet_doc
-        gate = desired.config if item.source == "gate" else self._gate_doc
-        try:
-            new = validate(merge_desired(self._base_raw, fleet, gate, desired.version), "desired config")
-        except ConfigError as exc:
-            self._report("rejected", desired.version, exc)
-            return
-        change = classify_change(self.cfg, new)
-        if change.kind == "restart_required":
-            # Stored so that the next start (systemd restart, reboot) comes up with it.
-            self._remember(item, fleet, gate, desired.version)
-            self._report("restart_required", desired.version, None, change.paths)
-            return
-        if self.machine.phase is Phase.ACQUIRING:
-            self._pending_cfg = new  # applied as soon as this traveller's transaction ends
-        else:
-            try:
-                self._apply_live(new)
-            except Exception as exc:
-                self._report("rejected", desired.version, ConfigError([]), note=f"apply failed, rolled back: {exc}")
-                return
-        self._remember(item, fleet, gate, desired.version)
-        self._report("applied", desired.version, None)
+    def _opt_out_next(self, duration: float) -> str:
+        # The traveller being decided (or still leaving) is not the one opting out: wait for them.
+        busy = self.machine.phase is not Phase.IDLE
+        self._opt_out = OptOutWindow(time.monotonic() + duration, self.cfg.decision.absent_frames_to_reset, busy)
+        now = datetime.now(timezone.utc)
+        live = self.live
+        self._emit(Event(gate=self.cfg.gate_id, flight_id=live.flight_id if live else self.session.flight,
+                         transaction_id=uuid.uuid4().hex[:20], outcome="opt_out", started_at=now, decided_at=now,
+                         config_version=self.cfg.version, gallery_version=live.version if live else None),
+                   Outcome.OPT_OUT, None)
+        return f"the next traveller is not captured (at most {duration:.0f} s)"
 
-    def _remember(self, item: ConfigUpdate, fleet: Any, gate: Any, version: int) -> None:
-        self._fleet_doc, self._gate_doc = fleet, gate
-        if item.source == "fleet":
+    # ------------------------------------------------------------------ config, status
+    def _apply_config(self, old: GateConfig, new: GateConfig) -> None:
+        apply_live(old, new, self.models, self.analyser, self.machine, self.link)
+        if new.telemetry.interval_s != old.telemetry.interval_s:
+            self._next_telemetry = time.monotonic() + new.telemetry.interval_s
+
+    def _report_config(self, report: ConfigReported) -> None:
+        self.link.report_config(report)
+        self._publish_status()
+
+    def _config_versions(self, source: str, version: int) -> None:
+        if source == "fleet":
             self.link.set_expectations(fleet_config_version=version)
         else:
             self.link.set_expectations(gate_config_version=version)
-        try:
-            self._lkg.save(fleet, gate, version)
-        except Exception:
-            log.exception("could not store the last known good config")
 
-    def _apply_live(self, new: GateConfig) -> None:
-        """Apply a live-changeable config; on any failure restore the previous one and re-raise."""
-        old = self.cfg
-        try:
-            self.models.detector.params = detector_params(new)
-            self.analyser.quality = quality_params(new)
-            self.analyser.zone = new.detection.capture_zone
-            self.machine.params = decision_params(new)
-            if new.logging != old.logging:
-                setup_logging(new.logging)
-            if new.telemetry.interval_s != old.telemetry.interval_s:
-                self._next_telemetry = time.monotonic() + new.telemetry.interval_s
-            self.cfg = new
-            self.link.set_expectations(applied_config_version=new.version)
-            log.info("config version %d applied", new.version)
-        except Exception:
-            self.models.detector.params = detector_params(old)
-            self.analyser.quality = quality_params(old)
-            self.analyser.zone = old.detection.capture_zone
-            self.machine.params = decision_params(old)
-            self.cfg = old
-            raise
-
-    def _report(self, status: str, version: int, error: ConfigError | None, paths: tuple[str, ...] = (),
-                note: str | None = None) -> None:
-        issues = [ConfigIssue(path=i.path, value=_jsonable(i.value), expected=i.expected)
-                  for i in (error.issues if error else [])]
-        if note:
-            issues.append(ConfigIssue(path="<apply>", value=None, expected=note))
-        issues += [ConfigIssue(path=p, value=None, expected="a restart to take effect") for p in paths]
-        self.link.report_config(ConfigReported(gate=self.cfg.gate_id, status=status, version=version,
-                                               applied_version=self.cfg.version, errors=issues))
-        log.log(logging.WARNING if status == "rejected" else logging.INFO, "config version %d: %s%s", version,
-                status, "".join(f"\n  {i.path}: {i.expected} (got {i.value!r})" for i in issues))
-        self._publish_status()
-
-    # ------------------------------------------------------------------ status and telemetry
-    def gallery_summary(self) -> GallerySummary:
-        g = self.gallery
-        if g is not None:
-            return GallerySummary(flight_id=g.flight_id, gallery_version=g.version, state="live", entries=g.entries,
-                                  loaded=g.entries, expires_at=g.expires_at)
-        p = self.loader.progress
-        if self._gallery_state == "loading":
-            return GallerySummary(flight_id=p.flight_id, gallery_version=p.version, state="loading", entries=p.total,
-                                  loaded=p.done)
-        return GallerySummary(flight_id=self._flight, state=self._gallery_state)
+    def _view(self) -> reports.GateView:
+        return reports.GateView(self.cfg.gate_id, self.session, self.live, self.loader.progress, self.source,
+                                self.metrics, self._paused, self.cfg.version)
 
     def _publish_status(self) -> None:
-        models = {m.spec.name: m.spec.sha256[:16] for m in (self.models.detector_model, self.models.embedder_model)}
-        self.link.publish_status(Status(gate=self.cfg.gate_id, online=True, software_version=__version__,
-                                        models=models, config_version=self.cfg.version,
-                                        gallery=self.gallery_summary(), camera=self.source.health.value,
-                                        paused=self._paused))
-
-    def _publish_telemetry(self) -> None:
-        interval = self.cfg.telemetry.interval_s
-        self._next_telemetry = time.monotonic() + interval
-        o = self.metrics.outcomes
-        link = self.link.counters()
-        p50, p95 = percentiles(self.metrics.latency_ms)
-        counters = TelemetryCounters(
-            transactions=self.metrics.transactions, matches=o["match"], non_matches=o["no_match"],
-            failures_to_acquire=o["failure_to_acquire"], timeouts=o["timeout"], opt_outs=o["opt_out"],
-            frames_dropped=self.source.stats.dropped, **{k: v for k, v in link.items()
-                                                         if k in TelemetryCounters.model_fields},
-        )
-        self.link.publish_telemetry(Telemetry(gate=self.cfg.gate_id, interval_s=interval, counters=counters,
-                                              latency_ms=LatencySummary(p50=p50, p95=p95,
-                                                                        count=len(self.metrics.latency_ms)),
-                                              camera=self.source.health.value))
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)[:200]
+        self.link.publish_status(reports.status(self._view(), self.models))

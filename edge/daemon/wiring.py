@@ -13,10 +13,14 @@ from typing import Any
 from edge.camera.base import FrameSource
 from edge.config.schema import GateConfig
 from edge.config.store import StoredDesired
+from edge.core.analyse import FrameAnalyser
+from edge.core.decide import DecisionMachine
 from edge.daemon.gate import GateDaemon
-from edge.inference.onnx_runtime import FaceModels
+from edge.daemon.tuning import decision_params, detector_params, intake_limits, quality_params, telemetry_expiry_s
+from edge.inference.onnx_runtime import FaceModels, load_face_models
+from edge.messaging.link import GateLink
 from edge.messaging.schemas import Event
-from edge.system.systemd import Notifier
+from edge.system.systemd import Notifier, default_notifier
 
 
 def build_gate(
@@ -29,6 +33,27 @@ def build_gate(
     notifier: Notifier | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> GateDaemon:
-    """A gate ready to ``run()``: models loaded and warm, camera and broker not yet started."""
-    return GateDaemon(cfg, base_raw, stored=stored, source=source, models=models, notifier=notifier,
+    """A gate ready to ``run()``: models loaded and warm, camera and broker not yet started.
+
+    Models handed in (shared by tests) get this config's detector parameters, so that one gate's
+    live config never leaks into the next gate built with the same models.
+    """
+    notifier = notifier or default_notifier()
+    if models is None:
+        notifier.notify("STATUS=loading and warming up the face models")
+        width, height = getattr(cfg.camera, "width", 1280), getattr(cfg.camera, "height", 720)
+        models = load_face_models(cfg.models, detector_params(cfg), frame_size=(width, height))
+    else:
+        models.detector.params = detector_params(cfg)
+    analyser = FrameAnalyser(models.detector, models.embedder, quality_params(cfg), cfg.detection.capture_zone)
+    if source is None:
+        from edge.camera.factory import create_source  # camera backends are imported only when used
+
+        source = create_source(cfg.camera, cfg.capture)
+    link = GateLink(cfg.gate_id, cfg.mqtt, cfg.state_dir, embedder_id=models.embedder_id,
+                    embedder_dim=models.embedding_dim, outbox_max=cfg.outbox.max_events,
+                    limits=intake_limits(cfg), telemetry_expiry_s=telemetry_expiry_s(cfg))
+    link.set_expectations(applied_config_version=cfg.version)
+    return GateDaemon(cfg, models=models, analyser=analyser, machine=DecisionMachine(decision_params(cfg)),
+                      source=source, link=link, notifier=notifier, base_raw=base_raw, stored=stored,
                       on_event=on_event)

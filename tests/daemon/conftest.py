@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,12 +24,12 @@ from gate_sim.camera import SimulatedCameraDevice
 from gate_sim.dcs import DepartureControl
 from gate_sim.gallery_service import GalleryService
 from gate_sim.scenario import Scenario, load_scenario
-from waiting import wait_for
+from support.mqtt import Watcher, fast_mqtt
 
 from edge.camera.base import FrameSource
 from edge.camera.capture import CaptureWorker
 from edge.config.schema import CaptureConfig, GateConfig, MqttConfig, SimulatedCamera, TelemetryConfig
-from edge.daemon.gate import GateDaemon, detector_params
+from edge.daemon.wiring import build_gate
 from edge.inference.onnx_runtime import FaceModels
 from edge.messaging.client import MqttClient, OutMessage
 from edge.messaging.topics import Topics
@@ -55,57 +54,6 @@ SCENARIO: dict[str, Any] = {
 }
 
 
-
-
-def fast_mqtt(port: int, **kw: Any) -> MqttConfig:
-    """Reconnect quickly in tests (the defaults are for the field)."""
-    return MqttConfig(port=port, reconnect_min_s=0.2, reconnect_max_s=1.0, keepalive_s=5, **kw)
-
-
-class Watcher:
-    """Records everything published under the gate's topics (decoded JSON), thread-safely."""
-
-    def __init__(self, mqtt: MqttConfig, topics: Topics, client_id: str = "test-watcher") -> None:
-        self.topics = topics
-        self.client = MqttClient(mqtt, client_id, subscriptions=[f"{topics.base}/#"])
-        self.got: list[tuple[str, dict[str, Any]]] = []
-        self.client.start()
-        assert self.client.wait_connected(10), "watcher could not connect"
-        time.sleep(0.1)  # let the SUBACK land
-
-    def _drain(self) -> list[tuple[str, dict[str, Any]]]:
-        while (m := self.client.get()) is not None:
-            if not m.payload:
-                continue
-            try:
-                body = json.loads(m.payload)
-            except ValueError:
-                continue
-            if isinstance(body, dict):
-                self.got.append((m.topic, body))
-        return self.got
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        return [b for t, b in self._drain() if t == topic]
-
-    def wait(self, topic: str, pred: Callable[[dict[str, Any]], bool] = lambda _b: True,
-             timeout: float = 20.0, what: str | None = None) -> dict[str, Any]:
-        """The first message on ``topic`` (already seen or arriving) for which ``pred`` holds."""
-        return wait_for(lambda: next((b for b in self.on(topic) if pred(b)), None), timeout, what or topic)
-
-    def wait_latest(self, topic: str, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0,
-                    what: str | None = None) -> dict[str, Any]:
-        """Wait until the newest message on ``topic`` satisfies ``pred`` (e.g. a status after a change)."""
-        def newest() -> dict[str, Any] | None:
-            got = self.on(topic)
-            return got[-1] if got and pred(got[-1]) else None
-        return wait_for(newest, timeout, what or topic)
-
-    def count(self, topic: str) -> int:
-        return len(self.on(topic))
-
-    def close(self) -> None:
-        self.client.stop()
 
 
 @dataclass
@@ -163,10 +111,9 @@ class DaemonRun:
     def __init__(self, cfg: GateConfig, models: FaceModels | None, *, source: FrameSource | None = None,
                  notifier: Notifier | None = None, base_raw: dict[str, Any] | None = None,
                  stored: Any = None) -> None:
-        if models is not None:
-            # The session's models are shared: undo what an earlier test's live config set.
-            models.detector.params = detector_params(cfg)
-        self.daemon = GateDaemon(cfg, base_raw, stored=stored, source=source, models=models,
+        # Shared models get this config's detector parameters from build_gate (a previous test's live
+        # config must not leak into this one).
+        self.daemon = build_gate(cfg, base_raw=base_raw, stored=stored, source=source, models=models,
                                  notifier=notifier or Notifier(env={}))
         self.result: list[int] = []
         self.error: list[BaseException] = []
@@ -217,7 +164,7 @@ def world_factory(tmp_path: Path, faces_dir: Path) -> Iterator[Callable[..., Wor
         admin.start()
         assert admin.wait_connected(10)
         w = World(broker, mqtt, topics, path, scenario, faces_dir, gallery, dcs,
-                  Watcher(mqtt, topics), tmp_path, admin)
+                  Watcher(mqtt, [f"{topics.base}/#"], "test-watcher"), tmp_path, admin)
         made.append(w)
         return w
 

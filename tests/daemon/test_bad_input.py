@@ -5,15 +5,16 @@ afterwards still works."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from support.waiting import wait_for
+
 from edge.inference.onnx_runtime import FaceModels
 from edge.messaging.client import MqttClient
 
-from .conftest import FLIGHT, GATE, World, decisions, gallery_live, wait_for
+from .conftest import FLIGHT, GATE, World, decisions, gallery_live
 
 NOW = datetime.now(timezone.utc).isoformat()
 
@@ -53,7 +54,7 @@ def _cases(w: World, big: bytes) -> list[tuple[str, bytes, str]]:
     # Gallery responses nobody asked for, and garbage on the response topic.
     cases += [
         (t.gallery_response, b"{not json", "malformed_json"),
-        (t.gallery_response, json.dumps({"schema": "gate-edge/gallery/1"}).encode(), "unsolicited"),
+        (t.gallery_response, json.dumps({"schema": "gate-edge/gallery/1"}).encode(), "invalid"),
     ]
     return cases
 
@@ -76,7 +77,7 @@ def test_bad_input_on_every_inbound_topic_is_refused_and_changes_nothing(
                                               "config": {"decision": {"margin": 0.06}}})
     world.watcher.wait(world.topics.config_reported, lambda r: r["status"] == "applied" and r["version"] == 20)
     wait_for(lambda: decisions(world), 30, "a first decision")
-    gallery, cfg, flight = d.gallery, d.cfg, d._flight
+    gallery, cfg, flight = d.live, d.cfg, d.session.flight
     assert gallery is not None
     entries = gallery.entries
 
@@ -90,8 +91,7 @@ def test_bad_input_on_every_inbound_topic_is_refused_and_changes_nothing(
     reply_topic = f"{world.topics.replies}/bad-input"
     replies = MqttClient(world.mqtt, "bad-input-replies", subscriptions=[reply_topic])
     replies.start()
-    assert replies.wait_connected(10)
-    time.sleep(0.1)
+    assert replies.wait_connected(10) and replies.wait_subscribed(10)
     try:
         for topic, payload, _code in cases:
             world.publish(topic, payload, response_topic=reply_topic, correlation=uuid.uuid4().hex.encode())
@@ -123,7 +123,7 @@ def test_bad_input_on_every_inbound_topic_is_refused_and_changes_nothing(
 
     # Nothing changed, nothing stopped.
     assert run.alive
-    assert d.gallery is gallery and d.gallery.entries == entries and d._flight == flight == FLIGHT
+    assert d.live is gallery and d.live.entries == entries and d.session.flight == flight == FLIGHT
     assert d.cfg is cfg and d.cfg.version == 20 and not d._paused
     assert not [a for a in world.watcher.on(world.topics.wipe) if a["reason"] != "replaced"]
     assert not [e for e in world.watcher.on(world.topics.events) if e["outcome"] == "opt_out"]

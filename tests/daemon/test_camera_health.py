@@ -3,9 +3,11 @@ back to ok when frames return, with no process restart and the gate still decidi
 
 from __future__ import annotations
 
+from support.waiting import wait_for
+
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import World, decisions, gallery_live, wait_for
+from .conftest import World, decisions, gallery_live
 
 
 def test_unplugged_camera_degrades_the_status_and_recovers(world: World, face_models: FaceModels) -> None:

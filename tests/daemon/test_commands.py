@@ -2,38 +2,32 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from edge.inference.onnx_runtime import FaceModels
-from edge.messaging.client import MqttClient
+from support.mqtt import Watcher
+from support.waiting import wait_for
 
-from .conftest import FLIGHT, GATE, World, decisions, gallery_live, wait_for
+from edge.inference.onnx_runtime import FaceModels
+
+from .conftest import FLIGHT, GATE, World, decisions, gallery_live
 
 
 def command(w: World, name: str, **args: Any) -> dict[str, Any]:
     """Send ``cmd/{name}`` with a response topic and return the gate's reply."""
     rid = uuid.uuid4().hex[:16]
     reply_topic = f"{w.topics.replies}/{rid}"
-    client = MqttClient(w.mqtt, f"cmd-{rid}", subscriptions=[reply_topic])
-    client.start()
+    replies = Watcher(w.mqtt, [reply_topic], f"cmd-{rid}")  # returns once subscribed: the reply cannot be missed
     try:
-        assert client.wait_connected(10)
-        time.sleep(0.1)  # SUBACK before the gate can answer
         body = {"schema": "gate-edge/cmd/1", "request_id": rid, "gate": GATE, **args}
         w.publish(w.topics.command(name), body, response_topic=reply_topic, correlation=rid.encode())
-        msg = client.get(20)
-        assert msg is not None, f"no reply to {name}"
-        import json
-
-        reply: dict[str, Any] = json.loads(msg.payload)
+        reply = replies.wait(reply_topic, timeout=20, what=f"the reply to {name}")
         assert reply["request_id"] == rid and reply["command"] == name
         return reply
     finally:
-        client.stop()
+        replies.close()
 
 
 def test_wipe_command_attests_and_removes_the_gallery(world: World, face_models: FaceModels) -> None:
@@ -48,7 +42,7 @@ def test_wipe_command_attests_and_removes_the_gallery(world: World, face_models:
     att = world.watcher.wait(world.topics.wipe, lambda a: a["reason"] == "command")
     assert att["entries_wiped"] == entries and att["flight_id"] == FLIGHT
     assert att["received_sha256"] == world.gallery.served[-1].digest  # what the service sent
-    assert run.daemon.gallery is None
+    assert run.daemon.live is None
     world.watcher.wait_latest(world.topics.status, lambda s: (s["gallery"] or {}).get("state") == "none",
                               what="a status without gallery")
     run.stop()
@@ -116,14 +110,14 @@ def test_close_flight_checks_the_flight_id(world: World, face_models: FaceModels
 
     wrong = command(world, "close_flight", flight_id="NOPE99")
     assert wrong["result"] == "rejected" and "NOPE99" in wrong["reason"]
-    assert run.daemon.gallery is not None and run.daemon.gallery.flight_id == FLIGHT
+    assert run.daemon.live is not None and run.daemon.live.flight_id == FLIGHT
     assert not [a for a in world.watcher.on(world.topics.wipe) if a["reason"] == "flight_close"]
 
     right = command(world, "close_flight", flight_id=FLIGHT)
     assert right["result"] == "accepted"
     att = world.watcher.wait(world.topics.wipe, lambda a: a["reason"] == "flight_close")
     assert att["flight_id"] == FLIGHT and att["entries_wiped"] == len(world.scenario.gallery())
-    assert run.daemon.gallery is None
+    assert run.daemon.live is None
     run.stop()
 
 
@@ -138,6 +132,6 @@ def test_an_expired_gallery_is_wiped_with_reason_expiry(
     att = w.watcher.wait(w.topics.wipe, lambda a: a["reason"] == "expiry", timeout=30)
     assert att["flight_id"] == FLIGHT and att["entries_wiped"] == live["gallery"]["entries"]
     assert _utc(att["wiped_at"]) >= expires
-    assert run.daemon.gallery is None
+    assert run.daemon.live is None
     assert datetime.now(timezone.utc) >= expires
     run.stop()

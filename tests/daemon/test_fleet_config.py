@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support.waiting import wait_for
 
 from edge.config.store import startup_config
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import World, decisions, gallery_live, wait_for
+from .conftest import World, decisions, gallery_live
 
 SCHEMA = "gate-edge/config-desired/1"
 

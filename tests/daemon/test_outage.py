@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
+from support.mqtt import Watcher
+from support.waiting import wait_for
 
-from edge.messaging.client import MqttClient
-
-from .conftest import GATE, REPO, World, wait_for
+from .conftest import GATE, REPO, World
 
 START_TIMEOUT = 90.0  # a cold process loads and warms the models, then embeds the gallery
 
@@ -26,25 +26,27 @@ class Consumer:
 
     def __init__(self, w: World) -> None:
         self.topic = w.topics.events
-        self.client = MqttClient(w.mqtt, "events-consumer", subscriptions=[self.topic])
-        self.client.start()
-        assert self.client.wait_connected(10)
-        time.sleep(0.1)
-        self.wire: list[dict[str, Any]] = []  # everything delivered, duplicates included
+        self.watcher = Watcher(w.mqtt, [self.topic], "events-consumer")
+        self.wire = self.watcher.on  # everything delivered, duplicates included
 
     def unique(self) -> list[dict[str, Any]]:
-        import json
-
-        while (m := self.client.get()) is not None:
-            if m.topic == self.topic:
-                self.wire.append(json.loads(m.payload))
         seen: set[str] = set()
         out = []
-        for e in self.wire:
+        for e in self.watcher.on(self.topic):
             if e["event_id"] not in seen:
                 seen.add(e["event_id"])
                 out.append(e)
         return out
+
+
+def decided_so_far(state_dir: Path) -> int:
+    """The last event sequence number the gate's outbox handed out (read from its sqlite, as it stands)."""
+    db = sqlite3.connect(f"file:{state_dir / 'outbox.sqlite3'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'seq:event'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        db.close()
 
 
 def start_gate(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -64,6 +66,7 @@ def test_events_survive_a_broker_restart_and_a_kill_9_exactly_once_in_order(worl
     config = tmp_path / "gate.yaml"
     config.write_text(yaml.safe_dump(doc))
     log = tmp_path / "gate.log"
+    state_dir = Path(doc["state_dir"])
     consumer = Consumer(world)
     world.board()
 
@@ -78,7 +81,9 @@ def test_events_survive_a_broker_restart_and_a_kill_9_exactly_once_in_order(worl
         n = len(consumer.unique())
         down = datetime.now(timezone.utc)
         world.broker.stop()
-        time.sleep(4.0)
+        # The outage lasts until the gate has decided two travellers into its outbox with no broker.
+        stored = decided_so_far(state_dir)
+        wait_for(lambda: decided_so_far(state_dir) >= stored + 2, 60, "decisions while the broker is down")
         up = datetime.now(timezone.utc)
         world.broker.start()
         received(n + 3, "events after the broker came back")
@@ -96,15 +101,16 @@ def test_events_survive_a_broker_restart_and_a_kill_9_exactly_once_in_order(worl
         if gate.poll() is None:
             gate.kill()
             gate.wait(10)
-    time.sleep(0.5)
+    last = decided_so_far(state_dir)
+    wait_for(lambda: len(consumer.unique()) >= last, 20, f"all {last} events at the consumer")
     events = consumer.unique()
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(1, len(seqs) + 1)), seqs  # strictly increasing, no gaps, from 1
     assert all(e["gate"] == GATE for e in events)
-    assert len(consumer.wire) >= len(events)
+    assert len(consumer.wire(consumer.topic)) >= len(events)
     # Some of them were decided while the broker was down: the outbox carried them over.
     decided = [datetime.fromisoformat(e["decided_at"].replace("Z", "+00:00")) for e in events]
     assert any(down < t < up for t in decided)
     text = log.read_text()
     assert text.count("starting for gate G7") == 2
-    consumer.client.stop()
+    consumer.watcher.close()

@@ -3,13 +3,17 @@ made while the broker is away."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+from support.waiting import wait_for
 
+from edge.daemon.flight_session import GalleryState
+from edge.daemon.wiring import build_gate
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import World, decisions, gallery_live, wait_for
+from .conftest import World, decisions, gallery_live
 
 
 class PoisonEvery:
@@ -26,13 +30,13 @@ class PoisonEvery:
     def close(self) -> None:
         self._device.close()
 
-    def read(self) -> tuple[np.ndarray, str | None]:
-        frame, tag = self._device.read()
+    def read(self) -> np.ndarray:
+        frame: np.ndarray = self._device.read()
         self._i += 1
         if self._i % self._n == 0:
             self.poisoned += 1
-            return np.zeros((0, 0, 3), np.uint8), tag  # an empty image: cv2.resize raises on it
-        return frame, tag
+            return np.zeros((0, 0, 3), np.uint8)  # an empty image: cv2.resize raises on it
+        return frame
 
 
 def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: World, face_models: FaceModels) -> None:
@@ -49,14 +53,12 @@ def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: World, f
 
 
 def test_gallery_request_while_offline_is_retried(world: World, face_models: FaceModels) -> None:
-    from edge.daemon.gate import GateDaemon
-
     cfg = world.config()
-    daemon = GateDaemon(cfg, models=face_models, source=world.source(cfg))  # link never started: offline
+    daemon = build_gate(cfg, models=face_models, source=world.source(cfg))  # link never started: offline
     try:
-        daemon._flight = "TEST1"
-        daemon._request_gallery()
-        assert daemon._retry_at is not None and daemon._gallery_state == "none"
+        daemon._carry_out(daemon.session.assignment("TEST1", None, datetime.now(timezone.utc)))
+        assert daemon.session.request_id is None and daemon.session.retry_at is not None
+        assert daemon.session.state is GalleryState.REQUESTED  # waiting to ask again, not given up
     finally:
         daemon.loader.stop()
         daemon.link.outbox.close()

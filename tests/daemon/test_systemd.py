@@ -11,14 +11,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from appliance.notify_socket import NotifySocket  # the shared fake systemd socket (tests/appliance)
+from support.notify_socket import NotifySocket
+from support.waiting import wait_for
 
 from edge.camera.base import Frame, Health, SourceStats
 from edge.camera.capture import CaptureWorker
 from edge.inference.onnx_runtime import FaceModels
 from edge.system.systemd import Notifier
 
-from .conftest import World, gallery_live, wait_for
+from .conftest import World, gallery_live
 
 # What a person reads in `systemctl status`: words, not reprs, enums or dicts.
 HUMAN = re.compile(r"^[A-Za-z][A-Za-z0-9 ,.:;()'/_-]*$")
@@ -42,7 +43,7 @@ class HeldDevice:
     def open(self) -> None:
         self.inner.open()
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         self.release.wait()
         return self.inner.read()  # type: ignore[no-any-return]
 

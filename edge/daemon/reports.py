@@ -1,0 +1,79 @@
+"""What the gate says about itself: the retained status, telemetry, and systemd's STATUS line.
+
+Built from counters and states only: no image, template or name can reach these messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge import __version__
+from edge.camera.base import FrameSource
+from edge.daemon.flight_session import FlightSession, GalleryState
+from edge.daemon.gallery_loader import GalleryProgress, LiveGallery
+from edge.daemon.metrics import GateMetrics, percentiles
+from edge.inference.onnx_runtime import FaceModels
+from edge.messaging.schemas import GallerySummary, LatencySummary, Status, Telemetry, TelemetryCounters
+
+
+@dataclass(frozen=True)
+class GateView:
+    """The parts of a running gate that reports read."""
+
+    gate_id: str
+    session: FlightSession
+    live: LiveGallery | None
+    progress: GalleryProgress
+    source: FrameSource
+    metrics: GateMetrics
+    paused: bool
+    config_version: int
+
+
+def gallery_summary(v: GateView) -> GallerySummary:
+    state = v.session.state
+    if state is GalleryState.LIVE and v.live is not None:
+        g = v.live
+        return GallerySummary(flight_id=g.flight_id, gallery_version=g.version, state="live", entries=g.entries,
+                              loaded=g.entries, expires_at=g.expires_at)
+    if state is GalleryState.LOADING:
+        p = v.progress
+        return GallerySummary(flight_id=p.flight_id, gallery_version=p.version, state="loading", entries=p.total,
+                              loaded=p.done)
+    return GallerySummary(flight_id=v.session.flight, state=state.value)
+
+
+def status(v: GateView, models: FaceModels) -> Status:
+    model_ids = {m.spec.name: m.spec.sha256[:16] for m in (models.detector_model, models.embedder_model)}
+    return Status(gate=v.gate_id, online=True, software_version=__version__, models=model_ids,
+                  config_version=v.config_version, gallery=gallery_summary(v), camera=v.source.health.value,
+                  paused=v.paused)
+
+
+def telemetry(v: GateView, interval_s: float, link_counters: dict[str, int]) -> Telemetry:
+    m = v.metrics
+    o = m.outcomes
+    p50, p95 = percentiles(m.latency_ms)
+    counters = TelemetryCounters(
+        transactions=m.transactions, matches=o["match"], non_matches=o["no_match"],
+        failures_to_acquire=o["failure_to_acquire"], timeouts=o["timeout"], opt_outs=o["opt_out"],
+        frames_dropped=v.source.stats.dropped,
+        **{k: n for k, n in link_counters.items() if k in TelemetryCounters.model_fields},
+    )
+    return Telemetry(gate=v.gate_id, interval_s=interval_s, counters=counters,
+                     latency_ms=LatencySummary(p50=p50, p95=p95, count=len(m.latency_ms)),
+                     camera=v.source.health.value)
+
+
+def systemd_line(v: GateView) -> str:
+    """One line in plain words for `systemctl status`."""
+    state = v.session.state
+    if state is GalleryState.LIVE and v.live is not None:
+        gallery = f"flight {v.live.flight_id} ({v.live.entries} travellers)"
+    elif state is GalleryState.LOADING:
+        p = v.progress
+        gallery = f"loading the gallery of flight {p.flight_id}: {p.done}/{p.total}"
+    else:
+        gallery = f"no gallery ({state.value})"
+    doing = "paused" if v.paused else "boarding" if state is GalleryState.LIVE else "idle"
+    return f"{doing}: {gallery}; camera {v.source.health.value}; {v.metrics.transactions} transactions"
