@@ -24,25 +24,15 @@ The rules that keep the gate safe and un-lockable:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from edge.messaging.schemas import RejectionCode, WipeReason
+from edge.messaging.schemas import GalleryState, RejectionCode, WipeReason
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # an assignment may be issued at most this far ahead of our clock
 RETRY_MIN_S = 5.0
 RETRY_MAX_S = 120.0
-
-
-class GalleryState(str, enum.Enum):
-    """What the retained status reports about the gallery."""
-
-    NONE = "none"
-    REQUESTED = "requested"
-    LOADING = "loading"
-    LIVE = "live"
 
 
 @dataclass(frozen=True)
@@ -224,7 +214,7 @@ class FlightSession:
             return []
         failed, self.loading = self.loading, None
         self._schedule_retry()
-        return [Wipe(failed, "replaced")]
+        return [Wipe(failed, "refused")]
 
     # ------------------------------------------------------------------ time
     def tick(self, idle: bool) -> list[Action]:

@@ -34,7 +34,6 @@ from edge.daemon.flight_session import (
     CancelRequests,
     FlightSession,
     GalleryInfo,
-    GalleryState,
     Refuse,
     RequestGallery,
     SwapIn,
@@ -55,7 +54,7 @@ from edge.messaging.link import (
     GateLink,
     InboundItem,
 )
-from edge.messaging.schemas import CommandReply, ConfigReported, Event, WipeAttestation
+from edge.messaging.schemas import CommandReply, ConfigReported, Event, GalleryState, WipeAttestation
 from edge.system.systemd import Notifier, Watchdog
 
 log = logging.getLogger("edge.daemon")

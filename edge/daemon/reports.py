@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from edge import __version__
 from edge.camera.base import FrameSource
-from edge.daemon.flight_session import FlightSession, GalleryState
+from edge.daemon.flight_session import FlightSession
 from edge.daemon.gallery_loader import GalleryProgress, LiveGallery
 from edge.daemon.metrics import GateMetrics, percentiles
 from edge.inference.onnx_runtime import FaceModels
-from edge.messaging.schemas import GallerySummary, LatencySummary, Status, Telemetry, TelemetryCounters
+from edge.messaging.schemas import GalleryState, GallerySummary, LatencySummary, Status, Telemetry, TelemetryCounters
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,13 @@ def gallery_summary(v: GateView) -> GallerySummary:
     state = v.session.state
     if state is GalleryState.LIVE and v.live is not None:
         g = v.live
-        return GallerySummary(flight_id=g.flight_id, gallery_version=g.version, state="live", entries=g.entries,
+        return GallerySummary(flight_id=g.flight_id, gallery_version=g.version, state=state, entries=g.entries,
                               loaded=g.entries, expires_at=g.expires_at)
     if state is GalleryState.LOADING:
         p = v.progress
-        return GallerySummary(flight_id=p.flight_id, gallery_version=p.version, state="loading", entries=p.total,
+        return GallerySummary(flight_id=p.flight_id, gallery_version=p.version, state=state, entries=p.total,
                               loaded=p.done)
-    return GallerySummary(flight_id=v.session.flight, state=state.value)
+    return GallerySummary(flight_id=v.session.flight, state=state)
 
 
 def status(v: GateView, models: FaceModels) -> Status:

@@ -10,6 +10,7 @@ Serialise with :meth:`Message.to_bytes` (aliases, JSON mode); parse inbound ones
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import uuid
 from collections.abc import Iterable
@@ -28,8 +29,14 @@ MAX_CHUNK_ENTRIES = 100_000
 # later push: a version must be greater than the applied one, and nothing is greater than this.
 MAX_CONFIG_VERSION = 2**31 - 1
 
-GateId = str
-WipeReason = Literal["flight_close", "command", "expiry", "shutdown", "replaced"]
+# "refused": a received gallery the gate could not use (e.g. no photo decodable), wiped all the same.
+WipeReason = Literal["flight_close", "command", "expiry", "shutdown", "replaced", "refused"]
+
+
+class GalleryState(str, enum.Enum):
+    """The gallery as the status reports it (the flight session's states)."""
+
+    NONE, REQUESTED, LOADING, LIVE = "none", "requested", "loading", "live"
 
 
 def utcnow() -> datetime:
@@ -316,7 +323,7 @@ class RejectionNotice(Message):
 class GallerySummary(Message):
     flight_id: str | None = None
     gallery_version: int | None = None
-    state: Literal["none", "requested", "loading", "live"] = "none"
+    state: GalleryState = GalleryState.NONE
     entries: int = 0
     loaded: int = Field(0, description="entries embedded so far while loading")
     expires_at: AwareDatetime | None = None

@@ -19,12 +19,12 @@ from edge.daemon.flight_session import (
     CancelRequests,
     FlightSession,
     GalleryInfo,
-    GalleryState,
     Refuse,
     RequestGallery,
     SwapIn,
     Wipe,
 )
+from edge.messaging.schemas import GalleryState
 
 T0 = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
 

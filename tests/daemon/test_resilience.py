@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from support.waiting import wait_for
 
-from edge.daemon.flight_session import GalleryState
 from edge.daemon.wiring import build_gate
 from edge.inference.onnx_runtime import FaceModels
+from edge.messaging.schemas import GalleryState
 
 from .conftest import World, decisions, gallery_live
 
