@@ -40,16 +40,11 @@ class Health(str, enum.Enum):
 
 @dataclass
 class Frame:
-    """One captured image. ``image`` is HxWx3 BGR uint8 and is biometric data: wipe it after use.
-
-    ``tag`` is an opaque, non-biometric label a source may attach (the simulated camera uses it to
-    name the walk-up a frame belongs to, so the demo can score decisions); real cameras leave it None.
-    """
+    """One captured image. ``image`` is HxWx3 BGR uint8 and is biometric data: wipe it after use."""
 
     image: np.ndarray
     timestamp: float  # time.monotonic() when the frame was captured
     seq: int  # increasing per source, gaps mean dropped frames
-    tag: str | None = None
 
     def wipe(self) -> None:
         self.image.fill(0)
@@ -74,8 +69,8 @@ class CameraDevice(Protocol):
     def open(self) -> None:
         """Open the device; raise CameraError (or CameraUnavailable) with a clear message."""
 
-    def read(self) -> tuple[np.ndarray, str | None]:
-        """Block for the next frame; return (BGR image, tag). Raise CameraError on failure."""
+    def read(self) -> np.ndarray:
+        """Block for the next frame and return it as an HxWx3 BGR uint8 image. Raise CameraError on failure."""
 
     def close(self) -> None:
         """Release the device. Must be safe to call twice or after a failed open."""

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+import numpy as np
+
 from edge.camera.base import CameraDevice, CameraError, EndOfStream, Frame, Health, SourceStats
 from edge.config.schema import CaptureConfig
 
@@ -154,7 +156,7 @@ class CaptureWorker:
                             with self._cond:
                                 self._stats.reconnects += 1
                             log.info("camera %s: reopened", self.name)
-                    image, tag = self._device.read()
+                    image = self._device.read()
                 except EndOfStream:
                     log.info("camera %s: end of stream", self.name)
                     with self._cond:
@@ -167,11 +169,11 @@ class CaptureWorker:
                     self._stop.wait(next(delays))
                     continue
                 delays = backoff_delays(self._cfg.reconnect_min_s, self._cfg.reconnect_max_s)
-                self._publish(image, tag)
+                self._publish(image)
         finally:
             self._close_device()
 
-    def _publish(self, image: object, tag: str | None) -> None:
+    def _publish(self, image: np.ndarray) -> None:
         now = self._clock()
         with self._cond:
             self._seq += 1
@@ -180,7 +182,7 @@ class CaptureWorker:
                 # Unread frame overwritten: count it and wipe it, it is biometric data.
                 self._stats.dropped += 1
                 self._slot.wipe()
-            self._slot = Frame(image=image, timestamp=now, seq=self._seq, tag=tag)  # type: ignore[arg-type]
+            self._slot = Frame(image=image, timestamp=now, seq=self._seq)
             if self._reconnecting or self._last_frame_at is None:
                 log.info("camera %s: frames arriving", self.name)
             self._reconnecting = False

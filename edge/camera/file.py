@@ -68,7 +68,7 @@ class FileCameraDevice:
     def _source(self) -> str:
         return self._cfg.url if self._stream else self._path
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         cap = self._cap
         if cap is None:
             raise CameraError(f"{self.name}: not open")
@@ -81,7 +81,7 @@ class FileCameraDevice:
         if not ok or frame is None:
             raise CameraError(f"{self.name}: no frame (stream dropped or file unreadable)")
         self._pacer.wait()
-        return as_bgr(frame, self.name), None
+        return as_bgr(frame, self.name)
 
     def _at_end(self, cap: VideoCaptureLike) -> bool:
         total = cap.get(cv2.CAP_PROP_FRAME_COUNT)

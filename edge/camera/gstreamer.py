@@ -76,8 +76,8 @@ class GstreamerCameraDevice:
             )
         self._cap = cap
 
-    def read(self) -> tuple[np.ndarray, str | None]:
-        return read_frame(self._cap, self.name, "the pipeline delivered no frame (camera stalled?)"), None
+    def read(self) -> np.ndarray:
+        return read_frame(self._cap, self.name, "the pipeline delivered no frame (camera stalled?)")
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

@@ -65,14 +65,14 @@ class Picamera2CameraDevice:
             raise CameraError(f"{self.name}: cannot start the camera: {exc}") from exc
         self._cam = cam
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         if self._cam is None:
             raise CameraError(f"{self.name}: not open")
         try:
             array = self._cam.capture_array("main")
         except Exception as exc:
             raise CameraError(f"{self.name}: capture failed: {exc}") from exc
-        return as_bgr(array, self.name), None
+        return as_bgr(array, self.name)
 
     def close(self) -> None:
         cam, self._cam = self._cam, None

@@ -73,8 +73,8 @@ class V4l2CameraDevice:
             )
         self._cap = cap
 
-    def read(self) -> tuple[np.ndarray, str | None]:
-        return read_frame(self._cap, self.name, f"no frame from {self._path()} (unplugged or stalled?)"), None
+    def read(self) -> np.ndarray:
+        return read_frame(self._cap, self.name, f"no frame from {self._path()} (unplugged or stalled?)")
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

@@ -36,9 +36,9 @@ class FrameAnalysis:
     def usable(self) -> bool:
         return self.quality is not None and self.quality.ok and bool(self.candidates)
 
-    def observation(self, t: float, tag: str | None = None) -> Observation:
+    def observation(self, t: float) -> Observation:
         return Observation(t=t, present=self.traveller is not None, usable=self.usable,
-                           candidates=self.candidates if self.usable else (), tag=tag,
+                           candidates=self.candidates if self.usable else (),
                            box=self.traveller.box if self.traveller is not None else None)
 
 

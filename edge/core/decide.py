@@ -63,7 +63,6 @@ class Observation:
     present: bool  # a face in the capture zone
     usable: bool = False
     candidates: tuple[Candidate, ...] = ()
-    tag: str | None = None
     box: tuple[float, float, float, float] | None = None  # the traveller's x, y, w, h, when present
 
 
@@ -92,7 +91,6 @@ class Decision:
     started_at: float  # first frame with the traveller present
     first_usable_at: float | None
     decided_at: float
-    tag: str | None = None
 
 
 def frame_vote(candidates: tuple[Candidate, ...], params: DecisionParams) -> str | None:
@@ -109,7 +107,6 @@ def frame_vote(candidates: tuple[Candidate, ...], params: DecisionParams) -> str
 @dataclass
 class _Walkup:
     started_at: float
-    tag: str | None
     first_usable_at: float | None = None
     votes: Counter[str | None] = field(default_factory=Counter)
     best: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # vote -> (score, runner-up)
@@ -164,7 +161,7 @@ class DecisionMachine:
         if self.phase is Phase.IDLE:
             if not obs.present:
                 return None
-            self.phase, self._walkup, self._absent = Phase.ACQUIRING, _Walkup(obs.t, obs.tag), 0
+            self.phase, self._walkup, self._absent = Phase.ACQUIRING, _Walkup(obs.t), 0
             self._box = obs.box
 
         w = self._walkup
@@ -181,8 +178,6 @@ class DecisionMachine:
             return self._check_clock(obs.t)
         self._absent = 0
         self._box = obs.box or self._box
-        if obs.tag and not w.tag:
-            w.tag = obs.tag
 
         if obs.usable:
             if w.first_usable_at is None:
@@ -232,7 +227,6 @@ class DecisionMachine:
             started_at=w.started_at,
             first_usable_at=w.first_usable_at,
             decided_at=now,
-            tag=w.tag,
         )
 
 

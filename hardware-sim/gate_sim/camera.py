@@ -1,9 +1,11 @@
-"""The simulated camera: a :class:`CameraDevice` that plays a scenario, tagging frames with walk ids.
+"""The simulated camera: a :class:`CameraDevice` that plays a scenario.
 
-It reaches the daemon exactly like a real camera does (through :class:`CaptureWorker`). Frames of
-a walk-up carry its walk id as the tag (gap frames carry None), so the demo can score decisions.
-At the end of the scenario ``read()`` raises :class:`EndOfStream` (unless the scenario loops), and
-the camera can "unplug" on a schedule or on demand to exercise reconnects.
+It reaches the daemon exactly like a real camera does (through :class:`CaptureWorker`) and delivers
+images only. What the simulator knows and the gate must not (which walk-up a frame shows) stays here,
+in :attr:`SimulatedCameraDevice.timeline`: the wall-clock times of each walk-up's first and last
+delivered frame, against which the demo and the tests attribute the gate's events. At the end of the
+scenario ``read()`` raises :class:`EndOfStream` (unless the scenario loops), and the camera can
+"unplug" on a schedule or on demand to exercise reconnects.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from edge.camera.pacing import FramePacer
 from edge.config.schema import SimulatedCamera
 from gate_sim.render import Renderer, RenderError, WalkUpImages
 from gate_sim.scenario import Scenario, ScenarioError, load_scenario
+from gate_sim.timeline import WalkupTimeline
 
 
 class SimulatedCameraDevice:
@@ -31,6 +34,7 @@ class SimulatedCameraDevice:
         disconnect_for_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.scenario = scenario
         self.name = f"simulated:{scenario.spec.name}"
@@ -52,6 +56,8 @@ class SimulatedCameraDevice:
         self._unplugged_until: float | None = None
         self._unplug_pending = False
         self.frames_delivered = 0
+        self._wall_clock = wall_clock
+        self.timeline = WalkupTimeline()
 
     @classmethod
     def from_config(cls, config: SimulatedCamera) -> SimulatedCameraDevice:
@@ -72,7 +78,7 @@ class SimulatedCameraDevice:
         self._connected_at = now
         self._pacer.restart(self._period if self.realtime else 0.0)
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         if not self._open:
             raise CameraError(f"{self.name}: not open")
         now = self._clock()
@@ -88,8 +94,8 @@ class SimulatedCameraDevice:
             self._segment, self._frame = 0, 0
         seg = self.scenario.segments[self._segment]
         images = self._images_for_segment()
-        frame = self._renderer.render(seg.conditions, self._frame, seg.frames, images, walk_no=self._segment)
-        tag = seg.walk_id
+        index = self._frame
+        frame = self._renderer.render(seg.conditions, index, seg.frames, images, walk_no=self._segment)
         self._frame += 1
         if self._frame >= seg.frames:
             self._segment += 1
@@ -97,7 +103,10 @@ class SimulatedCameraDevice:
             self._drop_images()  # the walk-up is over: its photos are wiped now
         self._pacer.wait()
         self.frames_delivered += 1
-        return frame, tag
+        if seg.walk_id is not None:
+            # Noted as the frame leaves, after pacing: the time the gate receives it, near enough.
+            self.timeline.note(seg.walk_id, self._wall_clock(), first=index == 0)
+        return frame
 
     def close(self) -> None:
         self._open = False
@@ -136,7 +145,6 @@ class SimulatedCameraDevice:
             self._images.wipe()
         self._images = None
         self._images_for = -1
-
 
 
 def open_scenario_camera(

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timedelta, timezone
 
-from edge.config.schema import MqttConfig
 from edge.messaging.client import MqttClient, OutMessage
 from edge.messaging.schemas import Assignment
+from edge.messaging.settings import MqttConfig
 from edge.messaging.topics import Topics
 
 

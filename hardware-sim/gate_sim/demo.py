@@ -2,34 +2,37 @@
 
 What runs: a private Mosquitto on a free loopback port, the simulated departure control (assigns the
 flight), the simulated gallery service (answers the gate's request with the manifest's passport
-photos), a fleet-admin client (watches events, sends one opt-out, closes the flight), and the real
-daemon on the simulated camera. Every decision is scored against the scenario's ground truth by the
-walk-up tag the simulated camera puts on its frames (never by anything biometric).
+photos), a fleet admin (sends one opt-out, closes the flight), a watcher of the gate's topics, and
+the real gate, built by the product's composition root, on the simulated camera. Every decision is
+scored against the scenario's ground truth: the event's ``started_at`` is held against the camera's
+timeline of walk-ups (never anything biometric, and nothing the gate itself is told).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge.camera.base import EndOfStream
-from edge.daemon.metrics import percentiles
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SCENARIO = REPO / "hardware-sim" / "scenarios" / "demo_flight.yaml"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+DEFAULT_SCENARIO = SCENARIOS / "demo_flight.yaml"
 GATE = "demo-gate-1"
 FLIGHT = "DEMO123"
+# After the scenario ends: how long the last decisions, and then the published events, may take to
+# arrive before the demo goes on without them (and scores what is missing as missed).
+DECISIONS_TIMEOUT_S = 15.0
+DELIVERY_TIMEOUT_S = 10.0
 
 
 class GatedDevice:
@@ -56,30 +59,23 @@ class GatedDevice:
     def close(self) -> None:
         self._device.close()
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         if not self.boarding.is_set() or self.ended.is_set():
-            time.sleep(self._period)
-            return np.full((*self._blank, 3), 60, np.uint8), None
+            time.sleep(self._period)  # the empty lane, at the camera's frame rate
+            return np.full((*self._blank, 3), 60, np.uint8)
         try:
-            frame, tag = self._device.read()
+            frame: np.ndarray = self._device.read()
         except EndOfStream:
             self.ended.set()
-            return np.full((*self._blank, 3), 60, np.uint8), None
+            return np.full((*self._blank, 3), 60, np.uint8)
         self._on_frame(self._index)
         self._index += 1
-        return frame, tag
-
-
-@dataclass
-class Collected:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    wipes: list[dict[str, Any]] = field(default_factory=list)
-    status: dict[str, Any] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+        return frame
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--faces", type=Path, default=None, help="labelled faces folder (default: ../shared/faces)")
+    parser.add_argument("--faces", type=Path, default=None,
+                        help="labelled faces folder (default: $GATE_EDGE_FACES, else ../shared/faces)")
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     parser.add_argument("--seed", type=int, default=None)
@@ -117,19 +113,13 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
     with, which is what the latency and the decisions should be measured under.
     """
     from edge.camera.capture import CaptureWorker
-    from edge.config.schema import (
-        CaptureConfig,
-        DetectionConfig,
-        GateConfig,
-        SimulatedCamera,
-        TelemetryConfig,
-    )
-    from edge.daemon.gate import GateDaemon
+    from edge.config.schema import CaptureConfig, DetectionConfig, TelemetryConfig
+    from edge.daemon.wiring import build_gate
     from edge.evaluation.data import default_faces
-    from edge.messaging.topics import Topics
+    from edge.messaging.schemas import Event
     from gate_sim.camera import SimulatedCameraDevice
-    from gate_sim.fleet_admin import FleetAdmin
     from gate_sim.scenario import load_scenario
+    from gate_sim.watch import GateWatch
     from gate_sim.world import private_world, wait_until
 
     faces = faces or default_faces()
@@ -141,16 +131,12 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
         f"{len(truth)} walk-ups ({sum(t.expected == 'no_match' for t in truth.values())} not on the flight, "
         f"{len(opt_out_walks)} opting out)")
 
-    collected = Collected()
-    with tempfile.TemporaryDirectory(prefix="gate-edge-demo-") as tmp, private_world(scenario.gallery()) as world:
-        mqtt, dcs = world.mqtt, world.dcs
-        topics = Topics.from_config(GATE, mqtt)
-        say(f"private Mosquitto on {mqtt.host}:{mqtt.port}")
-        admin = FleetAdmin(mqtt, client_id="demo-admin").start([topics.events, topics.wipe, topics.status])
-        stop_watch = threading.Event()
-        watcher_args = (admin, topics, collected, say, stop_watch)
-        watcher = threading.Thread(target=_watch, args=watcher_args, daemon=True)
-        watcher.start()
+    camera = SimulatedCameraDevice(scenario, realtime=True, loop=False)
+    with private_world(scenario.gallery()) as world:
+        admin = world.admin
+        say(f"private Mosquitto on {world.mqtt.host}:{world.mqtt.port}")
+        watch = GateWatch(world.mqtt, GATE, "demo-watch", on_event=lambda e: say(_event_line(e, camera)),
+                          on_wipe=lambda w: say(_wipe_line(w))).start()
 
         fps = scenario.camera.fps
         opt_out_frames = {max(0, t.first_frame - int(0.3 * fps)): t for t in opt_out_walks}
@@ -161,79 +147,84 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
                 say(f"officer: traveller {walk.walk_id} opts out")
                 threading.Thread(target=admin.command, args=(GATE, "opt_out", {}), daemon=True).start()
 
-        device = GatedDevice(SimulatedCameraDevice(scenario, realtime=True, loop=False), on_frame)
-        cfg = GateConfig(
-            gate_id=GATE, state_dir=Path(tmp) / "state",
-            camera=SimulatedCamera(scenario=scenario_path, faces_dir=faces),
+        device = GatedDevice(camera, on_frame)
+        cfg = world.config(
+            GATE, scenario_path, faces_dir=faces,
             # The lane is the middle half of the picture: people queueing at the sides are bystanders.
             detection=DetectionConfig(capture_zone=(0.25, 0.0, 0.75, 1.0)),
-            capture=CaptureConfig(stall_timeout_s=5.0), mqtt=mqtt, telemetry=TelemetryConfig(interval_s=5),
+            capture=CaptureConfig(stall_timeout_s=5.0), telemetry=TelemetryConfig(interval_s=5),
         )
+        published: list[str] = []  # event ids, as the gate hands them to its outbox
+
+        def on_event(event: Event) -> None:
+            published.append(str(event.event_id))
+
         say("loading the face models")
-        daemon = GateDaemon(cfg, source=CaptureWorker(device, cfg.capture))
-        runner = threading.Thread(target=daemon.run, name="gate-daemon", daemon=True)
+        gate = build_gate(cfg, source=CaptureWorker(device, cfg.capture), on_event=on_event)
+        runner = threading.Thread(target=gate.run, name="gate-daemon", daemon=True)
         runner.start()
-        t0 = time.monotonic()
-        dcs.assign(GATE, FLIGHT)
-        say(f"departure control: flight {FLIGHT} boards at gate {GATE}")
-        wait_until(lambda: collected.status.get("gallery", {}).get("state") == "live", 120, "the gallery to go live")
-        g = collected.status["gallery"]
-        say(f"gallery live after {time.monotonic() - t0:.1f} s: {g['entries']} travellers; boarding starts")
-        device.boarding.set()
-        wait_until(device.ended.is_set, 3600, "the scenario to end")
-        # Let the last traveller's transaction finish, then close the flight.
-        time.sleep(1.0)
-        reply = admin.command(GATE, "close_flight", {"flight_id": FLIGHT}, timeout=10)
-        say(f"officer: close flight -> {reply.get('result') if reply else 'no reply'}")
-        wait_until(lambda: any(w.get("reason") == "flight_close" for w in collected.wipes), 15,
-                   "the wipe attestation")
-        daemon.stop()
-        runner.join(timeout=15)
-        published = daemon.link.stats.events_published
-        time.sleep(0.3)
-        stop_watch.set()
-        watcher.join(timeout=5)
-        admin.stop()
-        return _score(collected, truth, published, daemon)
-
-
-def _watch(admin: Any, topics: Any, out: Collected, say: Callable[[str], None], stop: threading.Event) -> None:
-    while not stop.is_set():
-        msg = admin.client.get(0.1)
-        if msg is None:
-            continue
         try:
-            body = json.loads(msg.payload)
-        except ValueError:
-            continue
-        with out.lock:
-            if msg.topic == topics.events:
-                out.events.append(body)
-                tag = body.get("source_tag") or "-"
-                score = body.get("score")
-                say(f"  [{tag:>5}] {body['outcome']:<18} {body.get('matched_id') or '':<15} "
-                    f"score={'-' if score is None else f'{score:.3f}'}  "
-                    f"{body.get('latency_ms', {}).get('total', 0):.0f} ms")
-            elif msg.topic == topics.wipe:
-                out.wipes.append(body)
-                say(f"  wipe attested: {body['entries_wiped']} entries, reason {body['reason']}, "
-                    f"digest {str(body.get('received_sha256'))[:16]}…")
-            elif msg.topic == topics.status:
-                out.status = body
+            t0 = time.monotonic()
+            world.board(GATE, FLIGHT)
+            say(f"departure control: flight {FLIGHT} boards at gate {GATE}")
+            wait_until(lambda: watch.gallery_state == "live", 120, "the gallery to go live")
+            g = watch.status["gallery"]
+            say(f"gallery live after {time.monotonic() - t0:.1f} s: {g['entries']} travellers; boarding starts")
+            device.boarding.set()
+            wait_until(device.ended.is_set, 3600, "the scenario to end")
+            # The last travellers may still be being decided (a failure to acquire needs them gone):
+            # close the flight once every walk-up that should be decided has its event.
+            deciding = {w for w, t in truth.items() if t.expected != "opt_out"}
+            try:
+                wait_until(lambda: deciding <= _decided(watch.events, camera), DECISIONS_TIMEOUT_S,
+                           "the last decisions")
+            except TimeoutError:
+                say(f"no decision for {sorted(deciding - _decided(watch.events, camera))}; closing the flight")
+            reply = admin.command(GATE, "close_flight", {"flight_id": FLIGHT}, timeout=10)
+            say(f"officer: close flight -> {reply.get('result') if reply else 'no reply'}")
+            wait_until(lambda: any(w.get("reason") == "flight_close" for w in watch.wipes), 15,
+                       "the wipe attestation")
+        finally:
+            gate.stop()
+            runner.join(timeout=15)
+        # Every event the gate published should reach the fleet: wait for each id, then score.
+        with contextlib.suppress(TimeoutError):  # a shortfall shows in the summary
+            wait_until(lambda: watch.received(list(published)), DELIVERY_TIMEOUT_S, "every published event")
+        watch.stop()
+        return _score(watch.events, watch.wipes, truth, camera, gate)
 
 
-def _score(c: Collected, truth: dict[str, Any], published: int, daemon: Any) -> dict[str, Any]:
-    by_tag: dict[str, list[dict[str, Any]]] = {}
+def _decided(events: list[dict[str, Any]], camera: Any) -> set[str | None]:
+    return {camera.timeline.walkup_of(e) for e in events if e["outcome"] != "opt_out"}
+
+
+def _event_line(e: dict[str, Any], camera: Any) -> str:
+    walk = "-" if e["outcome"] == "opt_out" else camera.timeline.walkup_of(e) or "?"
+    score = e.get("score")
+    return (f"  [{walk:>5}] {e['outcome']:<18} {e.get('matched_id') or '':<15} "
+            f"score={'-' if score is None else f'{score:.3f}'}  {e.get('latency_ms', {}).get('total', 0):.0f} ms")
+
+
+def _wipe_line(w: dict[str, Any]) -> str:
+    return (f"  wipe attested: {w['entries_wiped']} entries, reason {w['reason']}, "
+            f"digest {str(w.get('received_sha256'))[:16]}…")
+
+
+def _score(events: list[dict[str, Any]], wipes: list[dict[str, Any]], truth: dict[str, Any], camera: Any,
+           gate: Any) -> dict[str, Any]:
+    from edge.daemon.metrics import percentiles
+
+    by_walk: dict[str, list[dict[str, Any]]] = {}
     opt_out_events = 0
-    for e in c.events:
+    for e in events:
         if e["outcome"] == "opt_out":
             opt_out_events += 1
-        elif e.get("source_tag"):
-            by_tag.setdefault(e["source_tag"], []).append(e)
+        elif (walk := camera.timeline.walkup_of(e)) is not None:
+            by_walk.setdefault(walk, []).append(e)
     correct = wrong = missed = 0
     details = []
     for walk_id, t in truth.items():
-        got = by_tag.get(walk_id, [])
+        got = by_walk.get(walk_id, [])
         if t.expected == "opt_out":
             ok = not got  # an opted-out traveller must not be captured or decided
         elif not got:
@@ -247,10 +238,10 @@ def _score(c: Collected, truth: dict[str, Any], published: int, daemon: Any) -> 
         wrong += not ok
         if not ok:
             details.append({"walk": walk_id, "expected": t.expected, "got": [e["outcome"] for e in got]})
-    decided = [e for e in c.events if e["outcome"] != "opt_out"]
+    decided = [e for e in events if e["outcome"] != "opt_out"]
     lat = [e["latency_ms"]["total"] for e in decided if "total" in e.get("latency_ms", {})]
     p50, p95 = percentiles(lat)
-    seqs = [e["seq"] for e in c.events]
+    seqs = [e["seq"] for e in events]
     return {
         "transactions": len(decided),
         "walkups": len(truth),
@@ -259,15 +250,15 @@ def _score(c: Collected, truth: dict[str, Any], published: int, daemon: Any) -> 
         "missed": missed,
         "mistakes": details,
         "opt_outs": opt_out_events,
-        "outcomes": {o: sum(e["outcome"] == o for e in c.events) for o in sorted({e["outcome"] for e in c.events})},
-        "events_published": published,
-        "events_received": len(c.events),
+        "outcomes": {o: sum(e["outcome"] == o for e in events) for o in sorted({e["outcome"] for e in events})},
+        "events_published": gate.link.stats.events_published,
+        "events_received": len(events),
         "events_in_order": seqs == sorted(seqs) and len(set(seqs)) == len(seqs),
-        "wipe_attested": any(w.get("reason") == "flight_close" for w in c.wipes),
-        "wipes": [{"reason": w["reason"], "entries": w["entries_wiped"]} for w in c.wipes],
+        "wipe_attested": any(w.get("reason") == "flight_close" for w in wipes),
+        "wipes": [{"reason": w["reason"], "entries": w["entries_wiped"]} for w in wipes],
         "latency_ms": {"p50": p50, "p95": p95},
-        "frames": daemon.metrics.frames,
-        "frames_dropped": daemon.source.stats.dropped,
+        "frames": gate.metrics.frames,
+        "frames_dropped": gate.source.stats.dropped,
     }
 
 

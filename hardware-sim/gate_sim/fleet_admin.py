@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from edge.config.schema import MqttConfig, TlsConfig
 from edge.messaging.client import MqttClient, OutMessage
 from edge.messaging.schemas import COMMANDS, ConfigDesired
+from edge.messaging.settings import MqttConfig, TlsConfig
 from edge.messaging.topics import Topics
 
 
@@ -92,7 +92,7 @@ class FleetAdmin:
         try:
             if not client.wait_connected(timeout):
                 raise RuntimeError("fleet admin: no broker")
-            time.sleep(0.1)  # let the SUBACK land before the gate can answer
+            _await_subscription(client, reply_topic, timeout)
             body = {"schema": COMMANDS[name].SCHEMA, "request_id": rid, "gate": gate, **args}
             body["issued_at"] = datetime.now(timezone.utc).isoformat()
             client.publish(
@@ -103,8 +103,12 @@ class FleetAdmin:
                     correlation_data=rid.encode(),
                 )
             ).wait(timeout)
-            msg = client.get(timeout)
-            return None if msg is None else dict(json.loads(msg.payload))
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                msg = client.get(left)
+                if msg is not None and msg.payload:  # empty ones are our own late probes
+                    return dict(json.loads(msg.payload))
+            return None
         finally:
             client.stop()
 
@@ -132,6 +136,21 @@ class FleetAdmin:
             if msg.topic == t.events:
                 n += 1
         return n
+
+
+def _await_subscription(client: MqttClient, topic: str, timeout: float) -> None:
+    """Return once ``client`` receives on ``topic``: an empty probe sent there came back.
+
+    The client subscribes when it connects, and a reply published before the broker has the
+    subscription is lost; the probe proves the subscription is in place. Probes are empty, which
+    no reply is, so a late one is told apart.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        client.publish(OutMessage(topic, b"")).wait(timeout)
+        if client.get(0.2) is not None:
+            return
+    raise RuntimeError(f"fleet admin: the subscription to {topic} did not take within {timeout:.0f} s")
 
 
 def _parse_arg(kv: str) -> tuple[str, Any]:

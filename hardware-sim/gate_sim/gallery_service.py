@@ -26,14 +26,14 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.config.schema import MqttConfig
 from edge.messaging.client import MessagingError, MqttClient, OutMessage
 from edge.messaging.schemas import GalleryChunk, GalleryEntry, GalleryRequest, gallery_digest
+from edge.messaging.settings import MqttConfig
 
 log = logging.getLogger(__name__)
 
 EntrySource = Sequence[tuple[str, Path]] | Callable[[str], Sequence[tuple[str, Path]]]
-Sabotage = Literal["wrong_model", "expired", "bad_template", "duplicate_id", "malformed", "wrong_gate"]
+Sabotage = Literal["wrong_model", "expired", "bad_template", "duplicate_id", "malformed", "wrong_gate", "wrong_flight"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class GalleryService:
             body = {
                 "schema": GalleryChunk.SCHEMA,
                 "gate": "other-gate" if bad == "wrong_gate" else gate,
-                "flight_id": flight_id,
+                "flight_id": "OTHER01" if bad == "wrong_flight" else flight_id,
                 "gallery_version": self.gallery_version,
                 "embedding_model": "arcface_r100" if bad == "wrong_model" else self.embedding_model,
                 "dim": self.dim,

@@ -44,7 +44,7 @@ def record(
     try:
         while max_frames is None or frames < max_frames:
             try:
-                image, _ = device.read()
+                image = device.read()
             except EndOfStream:
                 break
             writer.write(image)
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gate_sim.record", description=__doc__.split("\n")[0])
     parser.add_argument("scenario", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--faces", type=Path, default=None, help="faces folder (overrides the scenario)")
+    parser.add_argument("--faces", type=Path, default=None,
+                        help="faces folder (overrides $GATE_EDGE_FACES and the scenario's own)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--max-frames", type=int, default=None)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gate_sim.scenario import Conditions
+from gate_sim.scenario_spec import Conditions
 
 NOISE_BANK = 4  # precomputed noise frames per level: per-frame Gaussian noise at 720p costs ~30 ms
 
@@ -93,7 +93,8 @@ def _feather(h: int, w: int) -> np.ndarray:
     edge = max(1.0, 0.12 * min(h, w))
     ys = np.minimum(np.arange(h), np.arange(h)[::-1]).astype(np.float32) / edge
     xs = np.minimum(np.arange(w), np.arange(w)[::-1]).astype(np.float32) / edge
-    return np.clip(np.minimum(ys[:, None], xs[None, :]), 0, 1)[:, :, None]
+    mask: np.ndarray = np.clip(np.minimum(ys[:, None], xs[None, :]), 0, 1)
+    return mask[:, :, None]
 
 
 def _paste(frame: np.ndarray, photo: np.ndarray, height: int, cx: float, cy: float) -> None:

@@ -1,9 +1,10 @@
 """`gate-edge soak`: run the whole gate for a set time and check that it stays up and does not leak.
 
 What runs (all in this process except Mosquitto): a private broker, the simulated gallery service and
-departure control, and the real daemon on the simulated camera, which loops over a flight built from
-the faces folder and "unplugs" itself every ``--disconnect-every`` seconds for ``--disconnect-for``.
-Every ``--reassign-every`` seconds departure control moves the gate to a new flight, so galleries are
+departure control, and the real gate (built by the product's composition root, as ``gate-edge run``
+builds it) on the simulated camera, which loops over a flight built from the faces folder and
+"unplugs" itself every ``--disconnect-every`` seconds for ``--disconnect-for``. Every
+``--reassign-every`` seconds departure control moves the gate to a new flight, so galleries are
 loaded, swapped and wiped over and over (the paths most likely to leak biometric buffers).
 
 The report (one JSON object with ``--json``): seconds, frames, transactions by outcome, capture
@@ -23,7 +24,6 @@ import json
 import logging
 import resource
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -93,54 +93,6 @@ def slope_mb_per_min(series: list[tuple[float, float]]) -> float | None:
     return round(sum((t - mt) * (r - mr) for t, r in series) / den * 60.0, 3)
 
 
-class _Watch:
-    """Counts what the fleet sees on the gate's topics (events by id, camera health transitions)."""
-
-    def __init__(self, client: Any, topics: Any) -> None:
-        self.client = client
-        self.topics = topics
-        self.event_ids: set[str] = set()
-        self.duplicates = 0
-        self.wipes: list[str] = []
-        self.camera: str | None = None
-        self.degraded_periods = 0
-        self.gallery_state: str | None = None
-        self.flight: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="soak-watch", daemon=True)
-
-    def start(self) -> _Watch:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            msg = self.client.get(0.2)
-            if msg is None or not msg.payload:
-                continue
-            try:
-                body = json.loads(msg.payload)
-            except ValueError:
-                continue
-            if msg.topic == self.topics.events:
-                if body["event_id"] in self.event_ids:
-                    self.duplicates += 1
-                self.event_ids.add(body["event_id"])
-            elif msg.topic == self.topics.wipe:
-                self.wipes.append(body["reason"])
-            elif msg.topic == self.topics.status and body.get("online"):
-                camera = body.get("camera")
-                if camera == "degraded" and self.camera != "degraded":
-                    self.degraded_periods += 1
-                self.camera = camera
-                gallery = body.get("gallery") or {}
-                self.gallery_state, self.flight = gallery.get("state"), gallery.get("flight_id")
-
-
 def soak(
     seconds: float,
     disconnect_every: float | None,
@@ -153,13 +105,13 @@ def soak(
 ) -> dict[str, Any]:
     """Run the gate for ``seconds`` (after warm-up and the first gallery) and return the report."""
     from edge.camera.capture import CaptureWorker
-    from edge.config.schema import CaptureConfig, GateConfig, SimulatedCamera, TelemetryConfig
-    from edge.daemon.gate import GateDaemon
+    from edge.config.schema import CaptureConfig, TelemetryConfig
+    from edge.daemon.wiring import build_gate
     from edge.evaluation.data import default_faces
-    from edge.messaging.client import MqttClient
-    from edge.messaging.topics import Topics
+    from edge.messaging.schemas import Event
     from gate_sim.camera import SimulatedCameraDevice
     from gate_sim.scenario import parse_scenario
+    from gate_sim.watch import GateWatch
     from gate_sim.world import private_world, wait_until
 
     say = say or (lambda _line: None)
@@ -167,90 +119,89 @@ def soak(
     spec = {**SCENARIO, "faces_dir": str(faces)}
     scenario = parse_scenario(spec, source="<soak scenario>")
 
-    with tempfile.TemporaryDirectory(prefix="gate-edge-soak-") as tmp, \
-            private_world(scenario.gallery(), photo_max_side=320) as world:
-        scenario_path = Path(tmp) / "soak.yaml"
+    with private_world(scenario.gallery(), photo_max_side=320) as world:
+        scenario_path = world.workdir / "soak.yaml"
         scenario_path.write_text(yaml.safe_dump(spec))
-        mqtt, dcs = world.mqtt, world.dcs
-        topics = Topics.from_config(GATE, mqtt)
-        watcher = MqttClient(mqtt, "soak-watch", subscriptions=[topics.events, topics.wipe, topics.status])
-        watcher.start()
-        if not watcher.wait_connected(10):
-            raise RuntimeError("soak: the watcher could not connect to the private broker")
-        watch = _Watch(watcher, topics).start()
+        watch = GateWatch(world.mqtt, GATE, "soak-watch").start()
 
         device = SimulatedCameraDevice(scenario, realtime=True, loop=True,
                                        disconnect_every_s=disconnect_every or None,
                                        disconnect_for_s=disconnect_for)
-        capture = CaptureConfig(stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=1.0)
-        cfg = GateConfig(gate_id=GATE, state_dir=Path(tmp) / "state",
-                         camera=SimulatedCamera(scenario=scenario_path, faces_dir=faces),
-                         capture=capture, mqtt=mqtt, telemetry=TelemetryConfig(interval_s=10))
+        cfg = world.config(GATE, scenario_path, faces_dir=faces,
+                           capture=CaptureConfig(stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=1.0),
+                           telemetry=TelemetryConfig(interval_s=10))
+        published: list[str] = []  # event ids, as the gate hands them to its outbox
+
+        def on_event(event: Event) -> None:
+            published.append(str(event.event_id))
+
         say("loading the face models")
-        daemon = GateDaemon(cfg, source=CaptureWorker(device, capture))
-        runner = threading.Thread(target=daemon.run, name="gate-daemon", daemon=True)
+        gate = build_gate(cfg, source=CaptureWorker(device, cfg.capture), on_event=on_event)
+        runner = threading.Thread(target=gate.run, name="gate-daemon", daemon=True)
         runner.start()
-        flights = 1
-        dcs.assign(GATE, f"SOAK{flights:03d}")
-        wait_until(lambda: watch.gallery_state == "live", 120, "the first gallery")
-        gc.collect()
-        rss_start = rss_mb()
-        say(f"gallery live; soaking for {seconds:.0f} s (RSS {rss_start} MB)")
-        t0 = time.monotonic()
-        series: list[tuple[float, float]] = [(0.0, rss_start)]
-        next_sample = t0 + sample_every
-        next_flight = t0 + reassign_every if reassign_every else None
-        stopped_early = False
-        while (now := time.monotonic()) - t0 < seconds:
-            if not runner.is_alive():
-                stopped_early = True
-                break
-            if next_flight is not None and now >= next_flight:
-                flights += 1
-                dcs.assign(GATE, f"SOAK{flights:03d}")  # the gate closes the old flight, loads the new one
-                next_flight += reassign_every or 0
-            if now >= next_sample:
-                series.append((round(now - t0, 1), rss_mb()))
-                say(f"  {now - t0:5.0f} s: RSS {series[-1][1]} MB, {daemon.metrics.transactions} transactions, "
-                    f"camera {daemon.source.health.value}, reconnects {daemon.source.stats.reconnects}")
-                next_sample += sample_every
-            time.sleep(0.2)
-        elapsed = time.monotonic() - t0
-        gc.collect()
-        rss_end = rss_mb()
-        series.append((round(elapsed, 1), rss_end))
-        daemon.stop()
-        runner.join(30)
+        try:
+            flights = 1
+            world.board(GATE, f"SOAK{flights:03d}")
+            wait_until(lambda: watch.gallery_state == "live", 120, "the first gallery")
+            gc.collect()
+            rss_start = rss_mb()
+            say(f"gallery live; soaking for {seconds:.0f} s (RSS {rss_start} MB)")
+            t0 = time.monotonic()
+            series: list[tuple[float, float]] = [(0.0, rss_start)]
+            next_sample = t0 + sample_every
+            next_flight = t0 + reassign_every if reassign_every else None
+            stopped_early = False
+            while (now := time.monotonic()) - t0 < seconds:
+                if not runner.is_alive():
+                    stopped_early = True
+                    break
+                if next_flight is not None and now >= next_flight:
+                    flights += 1
+                    world.board(GATE, f"SOAK{flights:03d}")  # the gate closes the old flight, loads the new one
+                    next_flight += reassign_every or 0
+                if now >= next_sample:
+                    series.append((round(now - t0, 1), rss_mb()))
+                    say(f"  {now - t0:5.0f} s: RSS {series[-1][1]} MB, {gate.metrics.transactions} transactions, "
+                        f"camera {gate.source.health.value}, reconnects {gate.source.stats.reconnects}")
+                    next_sample += sample_every
+                time.sleep(0.2)  # the soak's own tick: reassignments and samples are due on the clock
+            elapsed = time.monotonic() - t0
+            gc.collect()
+            rss_end = rss_mb()
+            series.append((round(elapsed, 1), rss_end))
+        finally:
+            gate.stop()  # also when the soak fails half-way: the gate must not outlive its world
+            runner.join(30)
         if runner.is_alive():
             raise RuntimeError("soak: the daemon did not stop within 30 s")
         # Counters are read once the daemon's loop has ended: a snapshot taken before the join missed
         # the frames handled in the last turns of the loop (camera_frames < frames, a flaky report).
-        stats = daemon.source.stats
-        published = daemon.link.stats.events_published
+        stats = gate.source.stats
+        published_count = gate.link.stats.events_published
         with contextlib.suppress(TimeoutError):  # a shortfall is reported below
-            wait_until(lambda: len(watch.event_ids) >= published, 10, "every published event")
+            wait_until(lambda: watch.received(list(published)), 10, "every published event")
         watch.stop()
-        watcher.stop()
 
     # Judged after the warm-up (onnxruntime arenas, first gallery swaps): the baseline is the first
     # sample at or after it, or the start when the run is shorter than the warm-up.
     settled = [(t, r) for t, r in series if t >= warmup] if elapsed >= 2 * warmup else series
     baseline = settled[0][1] if settled else rss_start
-    outcomes = dict(daemon.metrics.outcomes)
+    outcomes = dict(gate.metrics.outcomes)
+    reasons = [w["reason"] for w in watch.wipes]
     return {
         "seconds": round(elapsed, 1),
-        "frames": daemon.metrics.frames,
+        "frames": gate.metrics.frames,
         "camera_frames": stats.frames,
         "frames_dropped": stats.dropped,
-        "transactions": daemon.metrics.transactions,
+        "transactions": gate.metrics.transactions,
         "outcomes": outcomes,
         "capture_restarts": stats.reconnects,
         "camera_errors": stats.errors,
         "camera_degraded_periods": watch.degraded_periods,
         "flights": flights,
-        "wipes": {r: watch.wipes.count(r) for r in sorted(set(watch.wipes))},
-        "events_published": published,
-        "events_received": len(watch.event_ids),
+        "wipes": {r: reasons.count(r) for r in sorted(set(reasons))},
+        "events_published": published_count,
+        "events_received": watch.received_count(),
         "events_duplicated_on_wire": watch.duplicates,
         "stopped_early": stopped_early,
         "rss_mb": {

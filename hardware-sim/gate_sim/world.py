@@ -1,26 +1,41 @@
-"""The simulated world around one gate, on a private broker: what the demo and the soak both run.
+"""The simulated world around a gate, on a private broker: what the demo, the soak and the tests run.
 
 ``private_world(gallery)`` starts a Mosquitto on a free loopback port, the gallery service (serving
-``gallery``) and departure control, and stops them again, whatever happens in between.
+``gallery``), departure control and a fleet admin, and stops them again, whatever happens in between.
+The :class:`World` it yields builds gate configs for the simulated camera (:meth:`World.config`) and
+publishes as an outside party (:meth:`World.publish`); the gate itself is built by the product's
+composition root, ``edge.daemon.wiring.build_gate``, like any other gate.
+
+    with private_world(scenario.gallery(), chunk_size=2, photo_max_side=320) as world:
+        cfg = world.config("G7", scenario_path, telemetry=TelemetryConfig(interval_s=60))
+        gate = build_gate(cfg, source=CaptureWorker(device, cfg.capture))
+        world.board("G7", "TST001")
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from edge.config.schema import MqttConfig
+from edge.config.schema import CaptureConfig, GateConfig, SimulatedCamera, TelemetryConfig
+from edge.messaging.client import OutMessage
+from edge.messaging.settings import MqttConfig
+from edge.messaging.topics import Topics
 from gate_sim.broker import Broker
 from gate_sim.dcs import DepartureControl
+from gate_sim.fleet_admin import FleetAdmin
 from gate_sim.gallery_service import GalleryService
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``cond`` (a real condition: a message seen, a thread ended) until true; TimeoutError after."""
     end = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > end:
@@ -30,19 +45,78 @@ def wait_until(cond: Callable[[], object], timeout: float, what: str) -> None:
 
 @dataclass
 class World:
-    broker: Broker
-    mqtt: MqttConfig  # how the gate and the tools reach the broker
+    """Everything around the gates under test, on one private broker."""
+
+    broker: Broker  # restartable on the same port with its sessions kept (``broker.restart()``)
+    mqtt: MqttConfig  # how gates and tools reach the broker
     gallery_service: GalleryService
     dcs: DepartureControl
+    admin: FleetAdmin  # an outside party: commands (``admin.command``), desired config, raw publishes
+    workdir: Path  # gate state folders and scenario files live here
+
+    def topics(self, gate: str) -> Topics:
+        return Topics.from_config(gate, self.mqtt)
+
+    def config(self, gate_id: str, scenario: Path, *, faces_dir: Path | None = None, **overrides: Any) -> GateConfig:
+        """A gate on this world's broker watching the simulated camera play ``scenario``.
+
+        Capture reconnects and stall detection are quick (a simulated unplug should show in a second,
+        not in the field's minutes); any GateConfig field can be overridden by keyword.
+        """
+        base: dict[str, Any] = {
+            "gate_id": gate_id,
+            "state_dir": self.workdir / "state" / gate_id,
+            "camera": SimulatedCamera(scenario=scenario, faces_dir=faces_dir),
+            "capture": CaptureConfig(stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=0.5),
+            "mqtt": self.mqtt,
+            "telemetry": TelemetryConfig(interval_s=60),
+        }
+        base.update(overrides)
+        return GateConfig(**base)
+
+    def publish(self, topic: str, payload: bytes | dict[str, Any], *, retain: bool = False,
+                response_topic: str | None = None, correlation: bytes | None = None) -> None:
+        """Publish as an outside party (fleet admin, attacker, confused integrator); waits for the ack."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        assert self.admin.client is not None  # started by private_world
+        self.admin.client.publish(OutMessage(topic, body, retain=retain, response_topic=response_topic,
+                                             correlation_data=correlation)).wait(5.0)
+
+    def board(self, gate: str, flight: str) -> None:
+        """Departure control assigns ``flight`` to ``gate`` (retained): the gate fetches its gallery."""
+        self.dcs.assign(gate, flight)
 
 
 @contextmanager
-def private_world(gallery: Sequence[tuple[str, Path]], photo_max_side: int | None = 640) -> Iterator[World]:
+def private_world(
+    gallery: Sequence[tuple[str, Path]],
+    *,
+    photo_max_side: int | None = 640,
+    chunk_size: int = 8,
+    ttl: timedelta = timedelta(hours=6),
+    mqtt_options: dict[str, Any] | None = None,
+    broker_dir: Path | None = None,
+    workdir: Path | None = None,
+) -> Iterator[World]:
+    """Start the world; stop every part of it on the way out.
+
+    ``gallery`` is what the gallery service answers for any flight, ``photo_max_side`` how large its
+    photos are, in chunks of ``chunk_size`` entries, valid for ``ttl``. ``mqtt_options`` are extra
+    MqttConfig fields (e.g. ``max_payload_bytes``, ``keepalive_s``). ``broker_dir`` keeps Mosquitto's
+    persistence in a known folder; ``workdir`` (a temporary folder by default) holds gate state.
+    """
     with ExitStack() as stack:
-        broker = stack.enter_context(Broker())
-        mqtt = MqttConfig(host=broker.host, port=broker.port, reconnect_min_s=0.2, reconnect_max_s=2)
-        service = GalleryService(mqtt, gallery, photo_max_side=photo_max_side).start()
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gate-sim-world-")))
+        broker = stack.enter_context(Broker(workdir=broker_dir))
+        # Quick reconnects: a broker restart in a test or a soak should be over in a second.
+        options: dict[str, Any] = {"reconnect_min_s": 0.2, "reconnect_max_s": 1.0, **(mqtt_options or {})}
+        mqtt = MqttConfig(host=broker.host, port=broker.port, **options)
+        service = GalleryService(mqtt, gallery, chunk_size=chunk_size, ttl=ttl, photo_max_side=photo_max_side)
+        service.start()
         stack.callback(service.stop)
         dcs = DepartureControl(mqtt).start()
         stack.callback(dcs.stop)
-        yield World(broker, mqtt, service, dcs)
+        admin = FleetAdmin(mqtt, client_id="world-admin").start()
+        stack.callback(admin.stop)
+        yield World(broker, mqtt, service, dcs, admin, workdir)

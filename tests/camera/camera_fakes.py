@@ -145,7 +145,7 @@ class Valve:
     def open(self) -> None:
         self.device.open()
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         while not self.flowing.is_set():
             self.blocked.set()
             self.flowing.wait(0.05)

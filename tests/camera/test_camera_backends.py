@@ -48,11 +48,11 @@ class _Crashy:
     def open(self) -> None:
         self.opens += 1
 
-    def read(self) -> tuple[np.ndarray, str | None]:
+    def read(self) -> np.ndarray:
         self.n += 1
         if self.n % 3 == 0:
             raise ValueError("library bug")
-        return np.zeros((4, 4, 3), np.uint8), None
+        return np.zeros((4, 4, 3), np.uint8)
 
     def close(self) -> None:
         pass
@@ -94,7 +94,7 @@ def test_file_loops_and_paces_at_its_own_fps(recorded_video: Path) -> None:
         FileCamera(url=str(recorded_video), loop=True, realtime=True), clock=lambda: now[0], sleep=sleep
     )
     dev.open()
-    frames = [dev.read()[0] for _ in range(45)]  # past the end of the 40-frame file
+    frames = [dev.read() for _ in range(45)]  # past the end of the 40-frame file
     assert now[0] == pytest.approx(45 / 10)
     assert np.abs(frames[40].astype(int) - frames[0].astype(int)).mean() < 1  # looped to the start
     dev.close()
@@ -110,8 +110,8 @@ def test_recorded_video_matches_the_rendered_feed(recorded_video: Path, faces_di
     dev = FileCameraDevice(FileCamera(url=str(recorded_video), loop=False, realtime=False))
     dev.open()
     for _ in range(40):
-        a, _ = sim.read()
-        b, _ = dev.read()
+        a = sim.read()
+        b = dev.read()
         assert np.abs(a.astype(int) - b.astype(int)).mean() < 6  # MJPG is lossy, but it is the same feed
     with pytest.raises(EndOfStream):
         dev.read()
@@ -146,7 +146,7 @@ def test_v4l2_grey_frames_become_bgr() -> None:
     hw.frame = lambda: np.zeros((120, 160), np.uint8)  # type: ignore[method-assign]
     dev = V4l2CameraDevice(V4l2Camera(), capture_factory=hw.video_capture)
     dev.open()
-    assert dev.read()[0].shape == (120, 160, 3)
+    assert dev.read().shape == (120, 160, 3)
 
 
 def test_picamera2_configures_bgr_at_size_and_reports_a_missing_sensor() -> None:
@@ -156,7 +156,7 @@ def test_picamera2_configures_bgr_at_size_and_reports_a_missing_sensor() -> None
     config = hw.configured[-1]
     assert config["main"] == {"size": (640, 480), "format": "RGB888"}
     assert config["controls"]["FrameDurationLimits"] == (40000, 40000)
-    assert dev.read()[0].shape == (480, 640, 3)
+    assert dev.read().shape == (480, 640, 3)
     dev.close()
     hw.plugged = False
     with pytest.raises(CameraUnavailable, match="no camera 0"):

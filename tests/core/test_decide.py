@@ -17,7 +17,7 @@ def cands(best: float, second: float, entry: str = "P-a") -> tuple[Candidate, ..
 
 
 def usable(t: float, best: float, second: float = 0.1, entry: str = "P-a") -> Observation:
-    return Observation(t=t, present=True, usable=True, candidates=cands(best, second, entry), tag="w001")
+    return Observation(t=t, present=True, usable=True, candidates=cands(best, second, entry))
 
 
 def test_vote_needs_threshold_and_margin() -> None:
@@ -33,7 +33,7 @@ def test_match_after_required_votes_then_waits_for_leave() -> None:
     assert m.observe(usable(0.0, 0.7)) is None
     d = m.observe(usable(0.1, 0.72))
     assert d is not None and d.outcome is Outcome.MATCH and d.entry_id == "P-a"
-    assert d.score == 0.72 and d.frames_used == 2 and d.tag == "w001" and d.first_usable_at == 0.0
+    assert d.score == 0.72 and d.frames_used == 2 and d.first_usable_at == 0.0
     # Same traveller still there: no second decision.
     for i in range(10):
         assert m.observe(usable(0.2 + i * 0.1, 0.7)) is None

@@ -9,7 +9,6 @@ because SIGKILL is the point there.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,14 +23,15 @@ from gate_sim.camera import SimulatedCameraDevice
 from gate_sim.dcs import DepartureControl
 from gate_sim.gallery_service import GalleryService
 from gate_sim.scenario import Scenario, load_scenario
-from support.mqtt import Watcher, fast_mqtt
+from gate_sim.world import World, private_world
+from support.mqtt import Watcher
 
 from edge.camera.base import FrameSource
 from edge.camera.capture import CaptureWorker
-from edge.config.schema import CaptureConfig, GateConfig, MqttConfig, SimulatedCamera, TelemetryConfig
+from edge.config.schema import GateConfig
 from edge.daemon.wiring import build_gate
 from edge.inference.onnx_runtime import FaceModels
-from edge.messaging.client import MqttClient, OutMessage
+from edge.messaging.settings import MqttConfig
 from edge.messaging.topics import Topics
 from edge.system.systemd import Notifier
 
@@ -57,31 +57,43 @@ SCENARIO: dict[str, Any] = {
 
 
 @dataclass
-class World:
-    """Everything around the gate device, on one private broker."""
+class Bench:
+    """One gate under test in the simulated world (``gate_sim.world``: broker, gallery service,
+    departure control, admin), with its scenario, a watcher on every gate topic, and its daemons."""
 
-    broker: Broker
-    mqtt: MqttConfig
-    topics: Topics
+    sim: World
     scenario_path: Path
     scenario: Scenario
     faces: Path
-    gallery: GalleryService
-    dcs: DepartureControl
     watcher: Watcher
-    tmp: Path
-    admin: MqttClient
     _daemons: list[DaemonRun] = field(default_factory=list)
 
+    @property
+    def broker(self) -> Broker:
+        return self.sim.broker
+
+    @property
+    def mqtt(self) -> MqttConfig:
+        return self.sim.mqtt
+
+    @property
+    def topics(self) -> Topics:
+        return self.sim.topics(GATE)
+
+    @property
+    def gallery(self) -> GalleryService:
+        return self.sim.gallery_service
+
+    @property
+    def dcs(self) -> DepartureControl:
+        return self.sim.dcs
+
+    @property
+    def tmp(self) -> Path:
+        return self.sim.workdir
+
     def config(self, **overrides: Any) -> GateConfig:
-        base: dict[str, Any] = dict(
-            gate_id=GATE, state_dir=self.tmp / "state",
-            camera=SimulatedCamera(scenario=self.scenario_path, faces_dir=self.faces),
-            capture=CaptureConfig(stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=0.5),
-            mqtt=self.mqtt, telemetry=TelemetryConfig(interval_s=60),
-        )
-        base.update(overrides)
-        return GateConfig(**base)
+        return self.sim.config(GATE, self.scenario_path, faces_dir=self.faces, **overrides)
 
     def device(self, **kw: Any) -> SimulatedCameraDevice:
         return SimulatedCameraDevice(self.scenario, realtime=True, loop=True, **kw)
@@ -92,9 +104,7 @@ class World:
     def publish(self, topic: str, payload: bytes | dict[str, Any], *, retain: bool = False,
                 response_topic: str | None = None, correlation: bytes | None = None) -> None:
         """Publish as an outside party (fleet admin, attacker, confused integrator)."""
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.admin.publish(OutMessage(topic, body, retain=retain, response_topic=response_topic,
-                                      correlation_data=correlation)).wait(5.0)
+        self.sim.publish(topic, payload, retain=retain, response_topic=response_topic, correlation=correlation)
 
     def start_daemon(self, cfg: GateConfig, models: FaceModels | None, **kw: Any) -> DaemonRun:
         run = DaemonRun(cfg, models, **kw)
@@ -102,7 +112,7 @@ class World:
         return run.start()
 
     def board(self, flight: str = FLIGHT) -> None:
-        self.dcs.assign(GATE, flight)
+        self.sim.board(GATE, flight)
 
 
 class DaemonRun:
@@ -147,48 +157,42 @@ def write_scenario(tmp: Path, faces: Path, **overrides: Any) -> Path:
 
 
 @pytest.fixture
-def world_factory(tmp_path: Path, faces_dir: Path) -> Iterator[Callable[..., World]]:
-    made: list[World] = []
+def world_factory(tmp_path: Path, faces_dir: Path) -> Iterator[Callable[..., Bench]]:
+    with contextlib.ExitStack() as stack:
+        made: list[Bench] = []
 
-    def make(gallery_ttl: timedelta = timedelta(hours=2)) -> World:
-        broker = Broker(workdir=tmp_path / "broker").start()
-        mqtt = fast_mqtt(broker.port, max_payload_bytes=256 * 1024)
-        topics = Topics.from_config(GATE, mqtt)
-        path = write_scenario(tmp_path, faces_dir)
-        scenario = load_scenario(path)
-        # Photos (the gate embeds them), small like passport photos, in chunks of two.
-        gallery = GalleryService(mqtt, scenario.gallery(), chunk_size=2, ttl=gallery_ttl, photo_max_side=320)
-        gallery.start()
-        dcs = DepartureControl(mqtt).start()
-        admin = MqttClient(mqtt, "test-admin")
-        admin.start()
-        assert admin.wait_connected(10)
-        w = World(broker, mqtt, topics, path, scenario, faces_dir, gallery, dcs,
-                  Watcher(mqtt, [f"{topics.base}/#"], "test-watcher"), tmp_path, admin)
-        made.append(w)
-        return w
+        def make(gallery_ttl: timedelta = timedelta(hours=2)) -> Bench:
+            path = write_scenario(tmp_path, faces_dir)
+            scenario = load_scenario(path)
+            # Photos (the gate embeds them), small like passport photos, in chunks of two.
+            sim = stack.enter_context(private_world(
+                scenario.gallery(), chunk_size=2, ttl=gallery_ttl, photo_max_side=320,
+                mqtt_options={"keepalive_s": 5, "max_payload_bytes": 256 * 1024},
+                broker_dir=tmp_path / "broker", workdir=tmp_path))
+            watcher = Watcher(sim.mqtt, [f"{sim.topics(GATE).base}/#"], "test-watcher")
+            stack.callback(watcher.close)
+            bench = Bench(sim, path, scenario, faces_dir, watcher)
+            made.append(bench)
+            return bench
 
-    yield make
-    for w in made:
-        for d in w._daemons:
-            with contextlib.suppress(Exception):
-                d.stop(timeout=15)
-        for closer in (w.watcher.close, w.admin.stop, w.dcs.stop, w.gallery.stop, w.broker.close):
-            with contextlib.suppress(Exception):
-                closer()
+        yield make
+        for bench in made:  # daemons first: they must stop while their broker is still there
+            for d in bench._daemons:
+                with contextlib.suppress(Exception):
+                    d.stop(timeout=15)
 
 
 @pytest.fixture
-def world(world_factory: Callable[..., World]) -> World:
+def world(world_factory: Callable[..., Bench]) -> Bench:
     return world_factory()
 
 
-def gallery_live(w: World, timeout: float = 60.0) -> dict[str, Any]:
+def gallery_live(w: Bench, timeout: float = 60.0) -> dict[str, Any]:
     """Wait for the retained status to say the flight's gallery is live; returns that status."""
     return w.watcher.wait(w.topics.status, lambda s: (s.get("gallery") or {}).get("state") == "live",
                           timeout, "the gallery to go live")
 
 
-def decisions(w: World) -> list[dict[str, Any]]:
+def decisions(w: Bench) -> list[dict[str, Any]]:
     return [e for e in w.watcher.on(w.topics.events) if e["outcome"] != "opt_out"]
 

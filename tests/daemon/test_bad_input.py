@@ -14,12 +14,12 @@ from support.waiting import wait_for
 from edge.inference.onnx_runtime import FaceModels
 from edge.messaging.client import MqttClient
 
-from .conftest import FLIGHT, GATE, World, decisions, gallery_live
+from .conftest import FLIGHT, GATE, Bench, decisions, gallery_live
 
 NOW = datetime.now(timezone.utc).isoformat()
 
 
-def _cases(w: World, big: bytes) -> list[tuple[str, bytes, str]]:
+def _cases(w: Bench, big: bytes) -> list[tuple[str, bytes, str]]:
     """(topic, payload, expected rejection code) for every inbound topic."""
     t = w.topics
     cases: list[tuple[str, bytes, str]] = []
@@ -60,7 +60,7 @@ def _cases(w: World, big: bytes) -> list[tuple[str, bytes, str]]:
 
 
 def test_bad_input_on_every_inbound_topic_is_refused_and_changes_nothing(
-    world: World, face_models: FaceModels
+    world: Bench, face_models: FaceModels
 ) -> None:
     # The first gallery the service sends has already expired: refused, then the gate retries.
     world.gallery.sabotage = "expired"

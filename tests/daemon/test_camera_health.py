@@ -7,10 +7,10 @@ from support.waiting import wait_for
 
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import World, decisions, gallery_live
+from .conftest import Bench, decisions, gallery_live
 
 
-def test_unplugged_camera_degrades_the_status_and_recovers(world: World, face_models: FaceModels) -> None:
+def test_unplugged_camera_degrades_the_status_and_recovers(world: Bench, face_models: FaceModels) -> None:
     cfg = world.config()
     device = world.device()
     source = world.source(cfg, device)

@@ -12,10 +12,10 @@ from support.waiting import wait_for
 
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import FLIGHT, GATE, World, decisions, gallery_live
+from .conftest import FLIGHT, GATE, Bench, decisions, gallery_live
 
 
-def command(w: World, name: str, **args: Any) -> dict[str, Any]:
+def command(w: Bench, name: str, **args: Any) -> dict[str, Any]:
     """Send ``cmd/{name}`` with a response topic and return the gate's reply."""
     rid = uuid.uuid4().hex[:16]
     reply_topic = f"{w.topics.replies}/{rid}"
@@ -30,7 +30,7 @@ def command(w: World, name: str, **args: Any) -> dict[str, Any]:
         replies.close()
 
 
-def test_wipe_command_attests_and_removes_the_gallery(world: World, face_models: FaceModels) -> None:
+def test_wipe_command_attests_and_removes_the_gallery(world: Bench, face_models: FaceModels) -> None:
     run = world.start_daemon(world.config(), face_models)
     world.board()
     live = gallery_live(world)
@@ -48,7 +48,7 @@ def test_wipe_command_attests_and_removes_the_gallery(world: World, face_models:
     run.stop()
 
 
-def test_pause_stops_transactions_and_resume_restarts_them(world: World, face_models: FaceModels) -> None:
+def test_pause_stops_transactions_and_resume_restarts_them(world: Bench, face_models: FaceModels) -> None:
     run = world.start_daemon(world.config(), face_models)
     world.board()
     gallery_live(world)
@@ -74,7 +74,7 @@ def _utc(s: str) -> datetime:
 
 
 def test_opt_out_publishes_an_event_and_the_next_traveller_is_not_decided(
-    world: World, face_models: FaceModels
+    world: Bench, face_models: FaceModels
 ) -> None:
     run = world.start_daemon(world.config(), face_models)
     world.board()
@@ -103,7 +103,7 @@ def test_opt_out_publishes_an_event_and_the_next_traveller_is_not_decided(
     run.stop()
 
 
-def test_close_flight_checks_the_flight_id(world: World, face_models: FaceModels) -> None:
+def test_close_flight_checks_the_flight_id(world: Bench, face_models: FaceModels) -> None:
     run = world.start_daemon(world.config(), face_models)
     world.board()
     gallery_live(world)
@@ -122,7 +122,7 @@ def test_close_flight_checks_the_flight_id(world: World, face_models: FaceModels
 
 
 def test_an_expired_gallery_is_wiped_with_reason_expiry(
-    world_factory: Callable[..., World], face_models: FaceModels
+    world_factory: Callable[..., Bench], face_models: FaceModels
 ) -> None:
     w = world_factory(gallery_ttl=timedelta(seconds=8))
     run = w.start_daemon(w.config(), face_models)

@@ -12,19 +12,19 @@ from support.waiting import wait_for
 from edge.config.store import startup_config
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import World, decisions, gallery_live
+from .conftest import Bench, decisions, gallery_live
 
 SCHEMA = "gate-edge/config-desired/1"
 
 
-def push(w: World, source: str, version: int, config: dict[str, Any]) -> dict[str, Any]:
+def push(w: Bench, source: str, version: int, config: dict[str, Any]) -> dict[str, Any]:
     """Publish retained desired config (as the fleet admin does) and return the gate's report on it."""
     topic = w.topics.fleet_config if source == "fleet" else w.topics.config_desired
     w.publish(topic, {"schema": SCHEMA, "version": version, "config": config}, retain=True)
     return w.watcher.wait(w.topics.config_reported, lambda r: r["version"] == version, 20, f"report on v{version}")
 
 
-def write_config_file(w: World, path: Path) -> None:
+def write_config_file(w: Bench, path: Path) -> None:
     """The local YAML file a device boots from (what `gate-edge run --config` reads)."""
     cfg = w.config()
     doc = cfg.model_dump(mode="json", exclude={"version"})
@@ -32,7 +32,7 @@ def write_config_file(w: World, path: Path) -> None:
     path.write_text(yaml.safe_dump(doc))
 
 
-def test_fleet_config_lifecycle(world: World, face_models: FaceModels, tmp_path: Path) -> None:
+def test_fleet_config_lifecycle(world: Bench, face_models: FaceModels, tmp_path: Path) -> None:
     config_file = tmp_path / "gate.yaml"
     write_config_file(world, config_file)
     start = startup_config(config_file)

@@ -13,26 +13,26 @@ from typing import Any
 from edge.inference.onnx_runtime import FaceModels
 from edge.messaging.schemas import Assignment
 
-from .conftest import FLIGHT, GATE, World, gallery_live
+from .conftest import FLIGHT, GATE, Bench, gallery_live
 
 
-def assign(w: World, flight: str, issued_at: datetime, close_time: datetime | None = None) -> None:
+def assign(w: Bench, flight: str, issued_at: datetime, close_time: datetime | None = None) -> None:
     """An assignment as anyone allowed to publish on the gate's assignment topic could send it."""
     a = Assignment(gate=GATE, flight_id=flight, close_time=close_time, issued_at=issued_at)
     w.publish(w.topics.assignment, a.to_bytes(), retain=True)
 
 
-def refused(w: World, code: str, what: str) -> dict[str, Any]:
+def refused(w: Bench, code: str, what: str) -> dict[str, Any]:
     return w.watcher.wait(w.topics.rejected, lambda r: r["code"] == code, 30, what)
 
 
-def live_flight(w: World, flight: str, timeout: float = 60.0) -> dict[str, Any]:
+def live_flight(w: Bench, flight: str, timeout: float = 60.0) -> dict[str, Any]:
     return w.watcher.wait_latest(w.topics.status, lambda s: (s.get("gallery") or {}).get("state") == "live"
                                  and s["gallery"]["flight_id"] == flight, timeout, f"flight {flight} live")
 
 
 def test_an_assignment_from_the_year_2999_is_refused_and_the_next_real_one_applies(
-    world: World, face_models: FaceModels
+    world: Bench, face_models: FaceModels
 ) -> None:
     run = world.start_daemon(world.config(), face_models)
     world.board()
@@ -49,7 +49,7 @@ def test_an_assignment_from_the_year_2999_is_refused_and_the_next_real_one_appli
 
 
 def test_a_close_time_already_past_is_refused_and_the_corrected_assignment_applies(
-    world: World, face_models: FaceModels
+    world: Bench, face_models: FaceModels
 ) -> None:
     run = world.start_daemon(world.config(), face_models)
     now = datetime.now(timezone.utc)
@@ -63,7 +63,7 @@ def test_a_close_time_already_past_is_refused_and_the_corrected_assignment_appli
 
 
 def test_a_gallery_chunk_for_another_flight_is_refused_and_the_request_retried(
-    world: World, face_models: FaceModels
+    world: Bench, face_models: FaceModels
 ) -> None:
     world.gallery.sabotage = "wrong_flight"
     run = world.start_daemon(world.config(), face_models)
@@ -75,7 +75,7 @@ def test_a_gallery_chunk_for_another_flight_is_refused_and_the_request_retried(
     run.stop()
 
 
-def test_an_absurd_config_version_is_refused_and_later_versions_apply(world: World, face_models: FaceModels) -> None:
+def test_an_absurd_config_version_is_refused_and_later_versions_apply(world: Bench, face_models: FaceModels) -> None:
     run = world.start_daemon(world.config(), face_models)
     body = {"schema": "gate-edge/config-desired/1", "config": {"decision": {"margin": 0.05}}}
     world.publish(world.topics.fleet_config, {**body, "version": 10**30}, retain=True)
@@ -86,7 +86,7 @@ def test_an_absurd_config_version_is_refused_and_later_versions_apply(world: Wor
     run.stop()
 
 
-def test_new_gallery_limits_pushed_live_hold_for_the_next_gallery(world: World, face_models: FaceModels) -> None:
+def test_new_gallery_limits_pushed_live_hold_for_the_next_gallery(world: Bench, face_models: FaceModels) -> None:
     run = world.start_daemon(world.config(), face_models)
     world.board()
     entries = gallery_live(world)["gallery"]["entries"]

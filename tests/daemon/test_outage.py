@@ -16,7 +16,7 @@ import yaml
 from support.mqtt import Watcher
 from support.waiting import wait_for
 
-from .conftest import GATE, REPO, World
+from .conftest import GATE, REPO, Bench
 
 START_TIMEOUT = 90.0  # a cold process loads and warms the models, then embeds the gallery
 
@@ -24,7 +24,7 @@ START_TIMEOUT = 90.0  # a cold process loads and warms the models, then embeds t
 class Consumer:
     """An events consumer with a persistent session (QoS 1 may hand it duplicates: it dedups)."""
 
-    def __init__(self, w: World) -> None:
+    def __init__(self, w: Bench) -> None:
         self.topic = w.topics.events
         self.watcher = Watcher(w.mqtt, [self.topic], "events-consumer")
         self.wire = self.watcher.on  # everything delivered, duplicates included
@@ -57,7 +57,7 @@ def start_gate(config: Path, log: Path) -> subprocess.Popen[bytes]:
                                 cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 
-def test_events_survive_a_broker_restart_and_a_kill_9_exactly_once_in_order(world: World, tmp_path: Path) -> None:
+def test_events_survive_a_broker_restart_and_a_kill_9_exactly_once_in_order(world: Bench, tmp_path: Path) -> None:
     doc = world.config().model_dump(mode="json", exclude={"version"})
     doc["mqtt"] = {"host": "127.0.0.1", "port": world.broker.port, "reconnect_min_s": 0.2,
                    "reconnect_max_s": 1.0, "keepalive_s": 5}

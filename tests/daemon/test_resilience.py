@@ -13,7 +13,7 @@ from edge.daemon.wiring import build_gate
 from edge.inference.onnx_runtime import FaceModels
 from edge.messaging.schemas import GalleryState
 
-from .conftest import World, decisions, gallery_live
+from .conftest import Bench, decisions, gallery_live
 
 
 class PoisonEvery:
@@ -39,7 +39,7 @@ class PoisonEvery:
         return frame
 
 
-def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: World, face_models: FaceModels) -> None:
+def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: Bench, face_models: FaceModels) -> None:
     cfg = world.config()
     device = PoisonEvery(world.device(), 7)
     run = world.start_daemon(cfg, face_models, source=world.source(cfg, device))
@@ -52,7 +52,7 @@ def test_a_frame_that_breaks_the_pipeline_does_not_stop_the_gate(world: World, f
     run.stop()
 
 
-def test_gallery_request_while_offline_is_retried(world: World, face_models: FaceModels) -> None:
+def test_gallery_request_while_offline_is_retried(world: Bench, face_models: FaceModels) -> None:
     cfg = world.config()
     daemon = build_gate(cfg, models=face_models, source=world.source(cfg))  # link never started: offline
     try:

@@ -18,7 +18,7 @@ from edge.daemon.wiring import build_gate
 from edge.index import build_index
 from edge.inference.onnx_runtime import FaceModels
 
-from .conftest import World
+from .conftest import Bench
 
 EXPIRES = datetime.now(timezone.utc) + timedelta(hours=1)
 
@@ -35,7 +35,7 @@ def _receive(daemon: GateDaemon, handle: int, version: int) -> None:
     daemon.session.gallery_received(f"r{handle}", info)  # BuildGallery: the loader's part is played below
 
 
-def test_gallery_swap_waits_for_the_transaction_to_end(world: World, face_models: FaceModels) -> None:
+def test_gallery_swap_waits_for_the_transaction_to_end(world: Bench, face_models: FaceModels) -> None:
     cfg = world.config()
     daemon = build_gate(cfg, models=face_models, source=world.source(cfg))  # not run: driven by hand
     try:
@@ -62,7 +62,7 @@ def test_gallery_swap_waits_for_the_transaction_to_end(world: World, face_models
         daemon.link.outbox.close()
 
 
-def test_gallery_loading_progress_shows_in_the_status(world: World, face_models: FaceModels) -> None:
+def test_gallery_loading_progress_shows_in_the_status(world: Bench, face_models: FaceModels) -> None:
     cfg = world.config()
     daemon = build_gate(cfg, models=face_models, source=world.source(cfg))  # not run: driven by hand
     published: list[Any] = []

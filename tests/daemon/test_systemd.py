@@ -19,7 +19,7 @@ from edge.camera.capture import CaptureWorker
 from edge.inference.onnx_runtime import FaceModels
 from edge.system.systemd import Notifier
 
-from .conftest import World, gallery_live
+from .conftest import Bench, gallery_live
 
 # What a person reads in `systemctl status`: words, not reprs, enums or dicts.
 HUMAN = re.compile(r"^[A-Za-z][A-Za-z0-9 ,.:;()'/_-]*$")
@@ -90,7 +90,7 @@ def statuses(ns: NotifySocket) -> list[str]:
     return [m["STATUS"] for m in ns.received if "STATUS" in m]
 
 
-def test_ready_only_after_models_are_warm_and_the_camera_delivers(world: World, ns: NotifySocket) -> None:
+def test_ready_only_after_models_are_warm_and_the_camera_delivers(world: Bench, ns: NotifySocket) -> None:
     cfg = world.config()
     held = HeldDevice(world.device())
     # models=None: the daemon loads and warms the real models itself, as `gate-edge run` does.
@@ -113,7 +113,7 @@ def test_ready_only_after_models_are_warm_and_the_camera_delivers(world: World, 
 
 
 def test_watchdog_pings_while_the_loop_runs_and_stop_when_it_hangs(
-    world: World, face_models: FaceModels, ns: NotifySocket, monkeypatch: pytest.MonkeyPatch
+    world: Bench, face_models: FaceModels, ns: NotifySocket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # WatchdogSec=1: a ping every 0.5 s
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
@@ -135,7 +135,7 @@ def test_watchdog_pings_while_the_loop_runs_and_stop_when_it_hangs(
 
 
 def test_stopping_comes_first_then_the_shutdown_wipe_is_attested(
-    world: World, face_models: FaceModels, ns: NotifySocket
+    world: Bench, face_models: FaceModels, ns: NotifySocket
 ) -> None:
     timeline: list[str] = []
 

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from .conftest import REPO, TINY
 
 
 def test_demo_json_boards_the_tiny_flight(faces_dir: Path) -> None:
     env = {**os.environ, "GATE_EDGE_FACES": str(faces_dir)}
     proc = subprocess.run(
         [sys.executable, "-m", "edge", "demo", "--json", "--faces", str(faces_dir),
-         "--scenario", str(REPO / "hardware-sim" / "scenarios" / "tiny.yaml")],
+         "--scenario", str(TINY)],
         capture_output=True, text=True, timeout=180, env=env, cwd=REPO, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""Scenario files, the renderer and the simulated camera on the real photos."""
+"""Scenario files, the renderer and the simulated camera (with its walk-up timeline) on the real photos."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from camera_fakes import SCENARIOS, TINY
 from gate_sim.camera import SimulatedCameraDevice
 from gate_sim.scenario import ScenarioError, index_faces, load_scenario, parse_scenario
 from hypothesis import HealthCheck, given, settings
@@ -19,10 +18,12 @@ from hypothesis import strategies as st
 
 from edge.camera.base import CameraError, CameraUnavailable, EndOfStream
 
+from .conftest import SCENARIOS, TINY
+
 GALLERY_ID = re.compile(r"^P-[0-9a-f]{12}$")
 
 
-def _read_all(dev: SimulatedCameraDevice) -> list[tuple[np.ndarray, str | None]]:
+def _read_all(dev: SimulatedCameraDevice) -> list[np.ndarray]:
     dev.open()
     out = []
     while True:
@@ -68,41 +69,70 @@ def test_demo_flight_is_a_whole_boarding(faces_dir: Path) -> None:
     assert all(1.5 <= t.frames / s.camera.fps <= 2.0 for t in truth)
 
 
-def test_frames_carry_walk_ids_and_gaps_are_untagged(faces_dir: Path) -> None:
+def test_timeline_spans_each_walkup_from_its_first_to_its_last_frame(faces_dir: Path) -> None:
     s = load_scenario(TINY, faces_dir=faces_dir)
-    frames = _read_all(SimulatedCameraDevice(s, realtime=False))
+    # The wall clock reads the number of frames delivered so far: frame n (from 1) is noted at n.
+    dev = SimulatedCameraDevice(s, realtime=False, wall_clock=lambda: float(dev.frames_delivered))
+    frames = _read_all(dev)
     assert len(frames) == s.total_frames
-    for t in s.truth():
-        tags = [tag for _, tag in frames[t.first_frame : t.first_frame + t.frames]]
-        assert tags == [t.walk_id] * t.frames
-    gap_frames = [img for img, tag in frames if tag is None]
-    assert gap_frames and frames[0][1] is None
+    spans = dev.timeline.spans()
+    truth = s.truth()
+    assert [sp.walk_id for sp in spans] == [t.walk_id for t in truth]
+    for sp, t in zip(spans, truth, strict=True):
+        assert (sp.first, sp.last) == (t.first_frame + 1, t.first_frame + t.frames)
     # An empty frame is the background only; a walk-up frame has a person in it.
-    walk = next(img for img, tag in frames if tag == "w001")
+    in_walk = {i for t in truth for i in range(t.first_frame, t.first_frame + t.frames)}
+    gaps = [img for i, img in enumerate(frames) if i not in in_walk]
+    assert len(gaps) == s.total_frames - len(in_walk) >= 2 and 0 not in in_walk
+    walk = frames[truth[0].first_frame]
     assert (
-        np.abs(walk.astype(int) - gap_frames[0].astype(int)).mean()
-        > np.abs(gap_frames[1].astype(int) - gap_frames[0].astype(int)).mean() + 5
+        np.abs(walk.astype(int) - gaps[0].astype(int)).mean()
+        > np.abs(gaps[1].astype(int) - gaps[0].astype(int)).mean() + 5
     )
+
+
+def test_timeline_of_a_looping_scenario_has_a_span_per_play_and_ignores_reconnects(faces_dir: Path) -> None:
+    s = load_scenario(TINY, faces_dir=faces_dir)
+    now = [0.0]
+    dev = SimulatedCameraDevice(s, realtime=False, loop=True, clock=lambda: now[0],
+                                wall_clock=lambda: float(dev.frames_delivered))
+    dev.open()
+    first = s.truth()[0]
+    for _ in range(first.first_frame + 2):  # into the first walk-up
+        dev.read()
+    dev.unplug(1.0)
+    with pytest.raises(CameraError, match="unplugged"):
+        dev.read()
+    now[0] = 2.0
+    dev.open()  # back: the same walk-up goes on, in the same span
+    for _ in range(2 * s.total_frames - first.first_frame - 2):
+        dev.read()
+    spans = dev.timeline.spans()
+    ids = [t.walk_id for t in s.truth()]
+    assert [sp.walk_id for sp in spans] == ids + ids
+    assert spans[0].last - spans[0].first == first.frames - 1
+    assert spans[len(ids)].first == s.total_frames + first.first_frame + 1
 
 
 def test_rendering_is_deterministic_for_a_seed(faces_dir: Path) -> None:
     a = _read_all(SimulatedCameraDevice(load_scenario(TINY, faces_dir=faces_dir), realtime=False))
     b = _read_all(SimulatedCameraDevice(load_scenario(TINY, faces_dir=faces_dir), realtime=False))
     c = _read_all(SimulatedCameraDevice(load_scenario(TINY, faces_dir=faces_dir, seed=99), realtime=False))
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))
-    assert any(not np.array_equal(x[0], y[0]) for x, y in zip(a, c, strict=False))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=False))
 
 
 def test_photo_buffers_are_zeroed_when_the_walkup_ends(faces_dir: Path) -> None:
-    dev = SimulatedCameraDevice(load_scenario(TINY, faces_dir=faces_dir), realtime=False)
+    s = load_scenario(TINY, faces_dir=faces_dir)
+    first = s.truth()[0]
+    dev = SimulatedCameraDevice(s, realtime=False)
     dev.open()
-    tag = None
-    while tag != "w001":
-        _, tag = dev.read()
+    for _ in range(first.first_frame + 1):  # up to the first frame of the first walk-up
+        dev.read()
     held = dev._images
     assert held is not None and held.person.any()
-    while tag in ("w001",):
-        _, tag = dev.read()
+    for _ in range(first.frames - 1):  # its last frame
+        dev.read()
     assert not held.person.any()
     dev.close()
 
