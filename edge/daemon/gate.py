@@ -103,7 +103,6 @@ class GateDaemon:
         self._paused = False
         self._opt_out: OptOutWindow | None = None
         self._stages: dict[str, float] = {}
-        self._ready_sent = False
         self._frame_errors = 0
         self._last_health: Health | None = None
         self._next_telemetry = time.monotonic() + cfg.telemetry.interval_s
@@ -123,7 +122,11 @@ class GateDaemon:
         self.source.start()
         self.link.start()
         self._publish_status()
-        self._notifier.notify("STATUS=waiting for the camera's first frame")
+        # Ready once the models are warm and the loop runs, camera or not: a gate booted with its
+        # camera unplugged stays up (degraded, reconnecting, watchdog fed) instead of being killed
+        # by the start time-out and restarted.
+        self._notifier.notify("READY=1", "STATUS=" + reports.systemd_line(self._view()))
+        log.info("ready: models warm; camera %s", self.source.health.value)
         try:
             while not self._stop.is_set():
                 self.watchdog.beat()
@@ -139,10 +142,6 @@ class GateDaemon:
                         log.info("the camera source ended")
                         break
                     continue
-                if not self._ready_sent:
-                    self._notifier.notify("READY=1", "STATUS=" + reports.systemd_line(self._view()))
-                    self._ready_sent = True
-                    log.info("ready: models warm, camera delivering frames")
                 self._frame(frame)
         finally:
             self._shutdown()
@@ -385,7 +384,13 @@ class GateDaemon:
 
     def _view(self) -> reports.GateView:
         return reports.GateView(self.cfg.gate_id, self.session, self.live, self.loader.progress, self.source,
-                                self.metrics, self._paused, self.cfg.version)
+                                self.metrics, self._paused, self.cfg.version, self._broker_state())
+
+    def _broker_state(self) -> str:
+        if self.link.connected:
+            return "connected"
+        reason = self.link.client.stats.last_connect_error
+        return f"unreachable ({reason})" if reason else "connecting"
 
     def _publish_status(self) -> None:
         self.link.publish_status(reports.status(self._view(), self.models))

@@ -28,6 +28,7 @@ class GateView:
     metrics: GateMetrics
     paused: bool
     config_version: int
+    broker: str  # connected, connecting, or unreachable (with the reason)
 
 
 def gallery_summary(v: GateView) -> GallerySummary:
@@ -76,4 +77,5 @@ def systemd_line(v: GateView) -> str:
     else:
         gallery = f"no gallery ({state.value})"
     doing = "paused" if v.paused else "boarding" if state is GalleryState.LIVE else "idle"
-    return f"{doing}: {gallery}; camera {v.source.health.value}; {v.metrics.transactions} transactions"
+    return (f"{doing}: {gallery}; camera {v.source.health.value}; broker {v.broker}; "
+            f"{v.metrics.transactions} transactions")

@@ -7,7 +7,9 @@ loaded, a test notifier), and everything it does not hand in is built from ``cfg
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from edge.camera.base import FrameSource
@@ -21,6 +23,29 @@ from edge.inference.onnx_runtime import FaceModels, load_face_models
 from edge.messaging.link import GateLink
 from edge.messaging.schemas import Event
 from edge.system.systemd import Notifier, default_notifier
+
+EXTEND_BY_S = 60.0  # each EXTEND_TIMEOUT_USEC asks for this much more time ...
+EXTEND_EVERY_S = 20.0  # ... and is renewed this often while the work goes on
+
+
+@contextmanager
+def extending_start_timeout(notifier: Notifier) -> Iterator[None]:
+    """While the block runs, tell systemd every EXTEND_EVERY_S that start-up needs EXTEND_BY_S more."""
+    done = threading.Event()
+
+    def extend() -> None:
+        while True:
+            notifier.notify(f"EXTEND_TIMEOUT_USEC={int(EXTEND_BY_S * 1e6)}")
+            if done.wait(EXTEND_EVERY_S):
+                return
+
+    thread = threading.Thread(target=extend, name="extend-start-timeout", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def build_gate(
@@ -42,7 +67,10 @@ def build_gate(
     if models is None:
         notifier.notify("STATUS=loading and warming up the face models")
         width, height = getattr(cfg.camera, "width", 1280), getattr(cfg.camera, "height", 720)
-        models = load_face_models(cfg.models, detector_params(cfg), frame_size=(width, height))
+        # Deriving and warming the models can take minutes on a Pi: keep extending systemd's start
+        # time-out while it runs, so a slow first start is not killed and restarted for ever.
+        with extending_start_timeout(notifier):
+            models = load_face_models(cfg.models, detector_params(cfg), frame_size=(width, height))
     else:
         models.detector.params = detector_params(cfg)
     analyser = FrameAnalyser(models.detector, models.embedder, quality_params(cfg), cfg.detection.capture_zone)
