@@ -1,0 +1,106 @@
+"""Which flight boards where, and its gallery: the assignment, the gallery request and its chunks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from edge.messaging.ids import GATE_ID_PATTERN, ID_PATTERN
+from edge.messaging.schemas.base import MAX_B64_CHARS, MAX_CHUNK_ENTRIES, InboundMessage, Message, schema_field, utcnow
+
+
+# --------------------------------------------------------------------------- assignment
+class Assignment(InboundMessage):
+    """Retained on ``gate/v1/{gate}/assignment`` by departure control: the flight now boarding."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/assignment/1"
+    schema_: Literal["gate-edge/assignment/1"] = schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str | None = Field(..., pattern=ID_PATTERN, description="null: no flight at this gate")
+    departure: AwareDatetime | None = None
+    close_time: AwareDatetime | None = None
+    issued_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _times(self) -> Assignment:
+        if self.departure and self.close_time and self.close_time > self.departure:
+            raise ValueError("close_time must not be after departure")
+        return self
+
+
+# --------------------------------------------------------------------------- gallery
+class GalleryRequest(Message):
+    """Published on ``gallery/request`` with an MQTT v5 response topic and correlation data."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/gallery-request/1"
+    schema_: Literal["gate-edge/gallery-request/1"] = schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str = Field(..., pattern=ID_PATTERN)
+    request_id: str = Field(..., pattern=ID_PATTERN, description="also sent as correlation data")
+    embedding_model: str
+    dim: int = Field(..., ge=1, le=4096)
+    accept: tuple[Literal["template", "photo"], ...] = ("template", "photo")
+    requested_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class GalleryEntry(Message):
+    """One enrolled traveller: an opaque id and EITHER a template OR a photo (base64 JPEG/PNG/WebP).
+
+    Only the shape is checked here. The base64 is decoded once, by :mod:`edge.messaging.intake`,
+    into buffers that are wiped (base64 length, image type and template values are checked there).
+    """
+
+    id: str = Field(..., pattern=ID_PATTERN)
+    template: str | None = Field(
+        None, max_length=MAX_B64_CHARS, description="base64 of dim float32 little-endian values"
+    )
+    photo: str | None = Field(None, max_length=MAX_B64_CHARS, description="base64 JPEG, PNG or WebP")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> GalleryEntry:
+        if (self.template is None) == (self.photo is None):
+            raise ValueError("an entry needs exactly one of 'template' or 'photo'")
+        return self
+
+
+class GalleryChunk(InboundMessage):
+    """One chunk of a flight gallery on ``gallery/response`` (correlation data = request id)."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/gallery/1"
+    schema_: Literal["gate-edge/gallery/1"] = schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str = Field(..., pattern=ID_PATTERN)
+    gallery_version: int = Field(..., ge=0)
+    embedding_model: str = Field(..., min_length=1, max_length=128)
+    dim: int = Field(..., ge=1, le=4096)
+    expires_at: AwareDatetime
+    chunk_index: int = Field(..., ge=0)
+    chunk_count: int = Field(..., ge=1, le=100_000)
+    total_entries: int = Field(..., ge=0)
+    entries: list[GalleryEntry] = Field(..., max_length=MAX_CHUNK_ENTRIES)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GalleryChunk:
+        if self.chunk_index >= self.chunk_count:
+            raise ValueError("chunk_index must be < chunk_count")
+        seen: set[str] = set()
+        for e in self.entries:
+            if e.id in seen:
+                raise ValueError(f"duplicate entry id {e.id!r}")
+            seen.add(e.id)
+        return self
+
+
+def gallery_digest(chunks: Iterable[bytes], *, prehashed: bool = False) -> str:
+    """What wipe attestations report: sha256 over the sha256 of each chunk payload, in chunk order.
+
+    ``chunks`` are the chunk payloads as sent or received, or, with ``prehashed``, each payload's
+    sha256 digest already (the gate keeps only those while it assembles, not the payloads).
+    """
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c if prehashed else hashlib.sha256(c).digest())
+    return h.hexdigest()
