@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "derive the decision threshold from labelled faces",
     "bench": "benchmark latency, search and memory",
     "schema": "print every MQTT message schema as JSON Schema",
+    "verify": "check that a saved wipe attestation or event was signed by the gate's own key",
 }
 
 

@@ -20,10 +20,12 @@ from edge.core.decide import DecisionMachine
 from edge.daemon.gate import GateDaemon
 from edge.daemon.tuning import decision_params, detector_params, intake_limits, quality_params, telemetry_expiry_s
 from edge.inference.onnx_runtime import FaceModels, load_face_models
+from edge.messaging.envelope import Signer, load_or_create_private_key
 from edge.messaging.link import GateLink
 from edge.messaging.schemas import Event
 from edge.system.systemd import Notifier, default_notifier
 
+GATE_KEY_FILE = "gate-key.pem"  # in the state directory, 0600
 EXTEND_BY_S = 60.0  # each EXTEND_TIMEOUT_USEC asks for this much more time ...
 EXTEND_EVERY_S = 20.0  # ... and is renewed this often while the work goes on
 
@@ -78,9 +80,11 @@ def build_gate(
         from edge.camera.factory import create_source  # camera backends are imported only when used
 
         source = create_source(cfg.camera, cfg.capture)
+    # The gate's own key, made at first start; it signs the gate's events and wipe attestations.
+    signer = Signer("gate", load_or_create_private_key(cfg.state_dir / GATE_KEY_FILE))
     link = GateLink(cfg.gate_id, cfg.mqtt, cfg.state_dir, embedder_id=models.embedder_id,
                     embedder_dim=models.embedding_dim, outbox_max=cfg.outbox.max_events,
-                    limits=intake_limits(cfg), telemetry_expiry_s=telemetry_expiry_s(cfg))
+                    limits=intake_limits(cfg), telemetry_expiry_s=telemetry_expiry_s(cfg), signer=signer)
     link.set_expectations(applied_config_version=cfg.version)
     return GateDaemon(cfg, models=models, analyser=analyser, machine=DecisionMachine(decision_params(cfg)),
                       source=source, link=link, notifier=notifier, base_raw=base_raw, stored=stored,

@@ -41,6 +41,7 @@ Role = Literal["departure_control", "gallery_authority", "fleet_admin", "gate"]
 ROLES: Final[tuple[Role, ...]] = ("departure_control", "gallery_authority", "fleet_admin", "gate")
 RefusalCode = Literal["unsigned", "wrong_role", "unknown_key", "bad_signature"]
 _SIG_BYTES: Final = 64
+PublicKey = Ed25519PublicKey  # for callers that hold keys without importing cryptography themselves
 
 
 class EnvelopeRefused(ValueError):
@@ -147,15 +148,54 @@ def _b64(text: str, what: str) -> bytes:
     return raw
 
 
+def unverified_payload(data: bytes) -> bytes:
+    """The inner payload of an envelope WITHOUT checking the signature: for displays and watchers
+    that only show what went by. Anything that acts on a message uses :meth:`TrustAnchors.open`."""
+    return _b64(_parse(data)["payload"], "payload")
+
+
+def display_json(data: bytes) -> object:
+    """A message as JSON for watchers and displays: a signed one is unwrapped (not verified).
+    Raises ValueError for anything that is not JSON."""
+    body = json.loads(data)
+    if isinstance(body, dict) and body.get("schema") == SIGNED_SCHEMA:
+        try:
+            return json.loads(unverified_payload(data))
+        except EnvelopeRefused as exc:
+            raise ValueError(str(exc)) from None
+    return body
+
+
+class Signer:
+    """Signs as one role with one private key (the gate signs its events and attestations)."""
+
+    def __init__(self, role: Role, key: Ed25519PrivateKey) -> None:
+        self.role: Role = role
+        self._key = key
+        self.key_id = key_id(key.public_key())
+        self.public_pem = public_pem(key.public_key()).decode()
+
+    def __call__(self, payload: bytes) -> bytes:
+        return sign(payload, self.role, self._key)
+
+
 # ----------------------------------------------------------------------------- key files
+def public_key_from_pem(pem: bytes, where: str = "public key") -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError as exc:
+        raise ValueError(f"{where}: cannot read an Ed25519 public key ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{where}: not an Ed25519 public key")
+    return key
+
+
 def read_public_key(path: Path) -> Ed25519PublicKey:
     try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"trust anchor {path}: cannot read an Ed25519 public key ({exc})") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"trust anchor {path}: not an Ed25519 public key")
-    return key
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"trust anchor {path}: cannot read it ({exc})") from exc
+    return public_key_from_pem(pem, f"trust anchor {path}")
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

@@ -23,6 +23,7 @@ from typing import Any
 from edge import __version__
 from edge.messaging.answers import Answerer
 from edge.messaging.client import MqttClient
+from edge.messaging.envelope import Signer
 from edge.messaging.errors import MessagingError, NotConnected
 from edge.messaging.gallery_requests import GalleryRequests
 from edge.messaging.intake import IntakeContext, parse
@@ -82,6 +83,7 @@ class GateLink:
         limits: IntakeLimits = IntakeLimits(),  # noqa: B008 (frozen: one shared default is fine)
         telemetry_expiry_s: int = 60,
         software_version: str = __version__,
+        signer: Signer | None = None,
     ) -> None:
         self.topics = Topics.from_config(gate_id, mqtt)
         self.stats = LinkStats()
@@ -97,13 +99,17 @@ class GateLink:
         self.outbox = Outbox(Path(state_dir) / "outbox.sqlite3", outbox_max)
         self._acks: collections.deque[Ack] = collections.deque()
         self._acks_ready = threading.Event()
-        self._birth = Status(gate=gate_id, online=True, software_version=software_version).to_bytes()
+        # Events and wipe attestations are signed with the gate's own key (its public half is in the
+        # status), so that nobody with publish rights can forge what the gate decided or deleted.
+        self._sign = signer
+        self._birth = self.with_identity(Status(gate=gate_id, online=True, software_version=software_version))
+        self._birth_bytes = self._birth.to_bytes()
         self.client = MqttClient(
             mqtt,
             f"gate-edge-{gate_id}",
             subscriptions=self.topics.subscriptions(),
             status_topic=self.topics.status,
-            birth=lambda: self._birth,
+            birth=lambda: self._birth_bytes,
             will=Status(gate=gate_id, online=False, software_version=software_version).to_bytes(),
             on_ack=self._queue_ack,
             on_connection=lambda up: self._acks_ready.set(),
@@ -258,15 +264,24 @@ class GateLink:
         def body(seq: int) -> bytes:
             e = event.model_copy(update={"seq": seq})
             stored.append(e)
-            return e.to_bytes()
+            return self._signed(e.to_bytes())
 
         self.outbox.add(self.topics.events, body, kind="event")
         self._pump()
         return stored[0]
 
     def publish_wipe(self, attestation: WipeAttestation) -> None:
-        self.outbox.add(self.topics.wipe, attestation.to_bytes(), kind="wipe")
+        self.outbox.add(self.topics.wipe, self._signed(attestation.to_bytes()), kind="wipe")
         self._pump()
+
+    def _signed(self, body: bytes) -> bytes:
+        return self._sign(body) if self._sign is not None else body
+
+    def with_identity(self, status: Status) -> Status:
+        """``status`` with the gate's key id and public key filled in (when it signs)."""
+        if self._sign is None:
+            return status
+        return status.model_copy(update={"key_id": self._sign.key_id, "public_key": self._sign.public_pem})
 
     def request_gallery(self, flight_id: str) -> str:
         """Ask for a flight's gallery; returns the request id (also the correlation data). The answer
@@ -306,8 +321,9 @@ class GateLink:
 
     def publish_status(self, status: Status) -> bool:
         """Publish retained now (if connected) and use it as the birth message after reconnects."""
-        self._birth = status.to_bytes()
-        return self._send(OutMessage(self.topics.status, self._birth, retain=True))
+        self._birth = self.with_identity(status)
+        self._birth_bytes = self._birth.to_bytes()
+        return self._send(OutMessage(self.topics.status, self._birth_bytes, retain=True))
 
     def publish_telemetry(self, telemetry: Telemetry) -> bool:
         return self._send(

@@ -25,6 +25,7 @@ import yaml
 from pydantic import SecretStr
 
 from edge.messaging.client import MqttClient, OutMessage
+from edge.messaging.envelope import display_json
 from edge.messaging.schemas import COMMANDS, ConfigDesired
 from edge.messaging.settings import MqttConfig, TlsConfig
 from edge.messaging.topics import Topics
@@ -129,7 +130,8 @@ class FleetAdmin:
             if msg is None or msg.topic in (t.assignment,) or "/cmd/" in msg.topic:
                 continue
             try:
-                body: dict[str, Any] | str = json.loads(msg.payload)
+                shown = display_json(msg.payload)  # the gate's events come signed: shown, not verified
+                body: dict[str, Any] | str = shown if isinstance(shown, dict) else str(shown)
             except ValueError:
                 body = msg.payload.decode(errors="replace")
             on_message(msg.topic[len(t.base) + 1 :], body)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from edge.messaging.client import MqttClient
+from edge.messaging.envelope import display_json
 from edge.messaging.settings import MqttConfig
 from edge.messaging.wire import Inbound, OutMessage
 from support.waiting import wait_for
@@ -62,7 +63,7 @@ class Watcher:
             while (m := self.client.get()) is not None:
                 self._raw.append(m)
                 try:
-                    body = json.loads(m.payload) if m.payload else None
+                    body = display_json(m.payload) if m.payload else None  # signed events unwrapped
                 except ValueError:
                     body = None
                 if isinstance(body, dict):

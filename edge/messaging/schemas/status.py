@@ -33,6 +33,8 @@ class Status(Message):
     gallery: GallerySummary | None = None
     camera: str | None = Field(None, description="camera health: starting, ok, degraded, stopped")
     paused: bool | None = None
+    key_id: str | None = Field(None, description="id of the gate's own key, which signs its events and wipes")
+    public_key: str | None = Field(None, max_length=512, description="the gate's Ed25519 public key, PEM")
     since: AwareDatetime = Field(default_factory=utcnow)
 
 
