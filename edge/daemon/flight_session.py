@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from edge.messaging.schemas import GalleryState, RejectionCode, WipeReason
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # an assignment may be issued at most this far ahead of our clock
+MAX_ASSIGNMENT_AGE = timedelta(hours=24)  # a flight assignment older than a day is a replay, not boarding
 RETRY_MIN_S = 5.0
 RETRY_MAX_S = 120.0
 
@@ -101,9 +102,13 @@ class _Assignment:
 class FlightSession:
     """The flight assigned to this gate and its gallery. Methods return the actions to carry out."""
 
-    def __init__(self, clock: Callable[[], datetime], monotonic: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], datetime], monotonic: Callable[[], float],
+                 floor: datetime | None = None) -> None:
+        """``floor``: the issue time of the newest assignment applied before a restart (kept on disk):
+        nothing older is applied again, the same one is (the retained assignment after a restart)."""
         self._clock = clock
         self._mono = monotonic
+        self._floor = floor
         self.flight: str | None = None
         self.close_at: datetime | None = None
         self._in_force: _Assignment | None = None
@@ -127,6 +132,11 @@ class FlightSession:
         return GalleryState.NONE
 
     @property
+    def floor(self) -> datetime | None:
+        """The issue time of the newest assignment applied (what the daemon keeps on disk)."""
+        return self._floor
+
+    @property
     def retry_at(self) -> float | None:
         return self._retry_at
 
@@ -139,6 +149,12 @@ class FlightSession:
             ahead = (issued_at - now).total_seconds()
             return [Refuse("clock_skew", f"assignment issued_at {issued_at.isoformat()} is {ahead:.0f} s ahead of "
                                          f"the gate's clock (at most {MAX_CLOCK_SKEW.total_seconds():.0f} s allowed)")]
+        if self._floor is not None and issued_at < self._floor:
+            return [Refuse("stale_version", f"assignment issued at {issued_at.isoformat()} is older than one "
+                                            f"already applied (issued at {self._floor.isoformat()})")]
+        if flight_id is not None and issued_at < now - MAX_ASSIGNMENT_AGE:
+            return [Refuse("expired", f"assignment of flight {flight_id} issued at {issued_at.isoformat()} is more "
+                                      f"than {MAX_ASSIGNMENT_AGE.total_seconds() / 3600:.0f} h old")]
         held = self._in_force
         if held is not None and issued_at <= held.issued_at:
             if new == held:
@@ -150,6 +166,7 @@ class FlightSession:
             return [Refuse("expired", f"assignment of flight {flight_id}: close_time {close_time.isoformat()} has "
                                       "already passed")]
         self._in_force = new
+        self._floor = issued_at
         if flight_id is not None and flight_id == self.flight:
             self.close_at = close_time  # the same flight, e.g. a new close time
             return []

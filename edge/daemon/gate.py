@@ -93,7 +93,7 @@ class GateDaemon:
         self.metrics = GateMetrics()
         self.config = LiveConfig(cfg, base_raw, stored, apply=self._apply_config, report=self._report_config,
                                  remember_versions=self._config_versions)
-        self.session = FlightSession(clock, time.monotonic)
+        self.session = FlightSession(clock, time.monotonic, floor=link.floors.assignment_issued_at)
         self.loader = GalleryLoader(analyser, lambda: self.cfg.gallery.exact_max_entries)
         self.watchdog = Watchdog(stale_after=max(cfg.capture.stall_timeout_s, 5.0), notifier=notifier)
         self.live: LiveGallery | None = None
@@ -267,6 +267,8 @@ class GateDaemon:
         if isinstance(item, AssignmentUpdate):
             a = item.assignment
             self._carry_out(self.session.assignment(a.flight_id, a.close_time, a.issued_at), item)
+            if self.session.floor is not None:
+                self.link.floors.raise_assignment_floor(self.session.floor)  # no replay after a restart either
         elif isinstance(item, GalleryReady):
             g = item.gallery
             self._next_handle += 1

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from edge.messaging.answers import Answerer
 from edge.messaging.client import MqttClient
 from edge.messaging.envelope import Signer
 from edge.messaging.errors import MessagingError, NotConnected
+from edge.messaging.floors import Floors
 from edge.messaging.gallery_requests import GalleryRequests
 from edge.messaging.intake import IntakeContext, parse
 from edge.messaging.items import (
@@ -97,6 +99,7 @@ class GateLink:
         )
         self.gallery_requests = GalleryRequests(limits)
         self.outbox = Outbox(Path(state_dir) / "outbox.sqlite3", outbox_max)
+        self.floors = Floors(state_dir)
         self._acks: collections.deque[Ack] = collections.deque()
         self._acks_ready = threading.Event()
         # Events and wipe attestations are signed with the gate's own key (its public half is in the
@@ -210,12 +213,18 @@ class GateLink:
                         self._refuse(r)
                     else:
                         out.append(r)
+            elif isinstance(result, CommandItem) and (stale := self._replayed(result)) is not None:
+                self.reject(result, *stale)
             else:
                 out.append(result)
         out.extend(self.gallery_requests.expire())
         self._process_acks()
         self._pump()
         return out
+
+    def _replayed(self, item: CommandItem) -> tuple[RejectionCode, str] | None:
+        """A command is executed once, and only within minutes of its issue time (floors on disk)."""
+        return self.floors.command(item.request.request_id, item.request.issued_at, datetime.now(timezone.utc))
 
     def reject(
         self,

@@ -43,7 +43,7 @@ def _cases(w: Bench, big: bytes) -> list[tuple[str, bytes, str]]:
         cases.append((topic, json.dumps(body).encode(), "wrong_gate"))
     for name in ("wipe", "opt_out", "pause", "resume", "close_flight"):
         topic = t.command(name)
-        good = {"schema": "gate-edge/cmd/1", "request_id": f"bad-{name}"}
+        good = {"schema": "gate-edge/cmd/1", "request_id": f"bad-{name}", "issued_at": NOW}
         cases += [
             (topic, b"\xff\xfe not json", "malformed_json"),
             (topic, json.dumps({**good, "schema": "gate-edge/cmd/0"}).encode(), "wrong_schema"),

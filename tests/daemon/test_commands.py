@@ -21,7 +21,8 @@ def command(w: Bench, name: str, **args: Any) -> dict[str, Any]:
     reply_topic = f"{w.topics.replies}/{rid}"
     replies = Watcher(w.mqtt, [reply_topic], f"cmd-{rid}")  # returns once subscribed: the reply cannot be missed
     try:
-        body = {"schema": "gate-edge/cmd/1", "request_id": rid, "gate": GATE, **args}
+        body = {"schema": "gate-edge/cmd/1", "request_id": rid, "gate": GATE,
+                "issued_at": datetime.now(timezone.utc).isoformat(), **args}
         w.publish(w.topics.command(name), body, response_topic=reply_topic, correlation=rid.encode())
         reply = replies.wait(reply_topic, timeout=20, what=f"the reply to {name}")
         assert reply["request_id"] == rid and reply["command"] == name

@@ -282,3 +282,19 @@ def test_every_received_gallery_is_wiped_exactly_once_and_refusals_change_nothin
         h.apply(s.gallery_built(handle, 1), idle=True)
     h.apply(s.shutdown(), idle=True)
     assert h.wiped == {handle: 1 for handle in h.received}
+
+
+def test_after_a_restart_the_retained_assignment_applies_and_older_ones_do_not() -> None:
+    c = Clocks()
+    s = FlightSession(lambda: c.wall, lambda: c.mono, floor=T0)  # the floor kept on disk
+    older = s.assignment("F0", None, T0 - timedelta(seconds=1))
+    assert [a.code for a in older] == ["stale_version"]  # type: ignore[union-attr]
+    assert of(s.assignment("F1", None, T0), RequestGallery) == [RequestGallery("F1")]  # the one in force
+    assert s.floor == T0
+
+
+def test_a_flight_assignment_a_day_old_is_a_replay() -> None:
+    s, _ = session()
+    out = s.assignment("F1", None, T0 - timedelta(hours=25))
+    assert [a.code for a in out] == ["expired"] and s.flight is None  # type: ignore[union-attr]
+    assert s.assignment(None, None, T0 - timedelta(hours=25)) == []  # "no flight here" may be old

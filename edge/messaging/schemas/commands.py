@@ -19,7 +19,7 @@ class CommandRequest(InboundMessage):
     schema_: Literal["gate-edge/cmd/1"] = schema_field(SCHEMA)
     request_id: str = Field(..., pattern=ID_PATTERN)
     gate: str | None = Field(None, pattern=GATE_ID_PATTERN, description="required to match, if given")
-    issued_at: AwareDatetime | None = None
+    issued_at: AwareDatetime = Field(..., description="commands are executed only within minutes of this")
 
 
 class WipeCommand(CommandRequest):
@@ -78,6 +78,11 @@ RejectionCode = Literal[
     "overloaded",
     "wrong_flight",  # a gallery chunk for another flight than the request asked for
     "clock_skew",  # e.g. an assignment issued in the future by the gate's clock
+    "unsigned",  # not in a signed envelope
+    "wrong_role",  # signed, but by a role that may not send this
+    "unknown_key",  # signed by a key that is not a trust anchor of the role
+    "bad_signature",  # the signature does not verify: altered or forged
+    "replayed",  # a signed message executed before (e.g. a command's request id)
 ]
 
 
