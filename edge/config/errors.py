@@ -4,12 +4,15 @@ found, what was expected and, for a misspelt key, "did you mean ...".
 :func:`issues_from_validation` turns a pydantic ``ValidationError`` into :class:`ConfigIssue` s by
 walking the schema alongside each error's location, so that the tags pydantic inserts for unions
 (``camera.v4l2.width``) disappear from the path (``camera.width``), the allowed keys at that path
-are known for suggestions, and secret fields are never echoed back.
+are known for suggestions, and secrets are never echoed back: not the value of a ``SecretStr``
+field (found by the schema's type, whatever the key is called), not what was found where a section
+holding one was expected, and not the value of any unknown key (a misspelt ``pasword`` holds one).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +34,7 @@ DesiredOrigin = Literal["fleet", "gate"]  # who sent a desired config document
 MISSING: Final = "<missing>"  # the key is absent
 REDACTED: Final = "<redacted>"  # a secret, never echoed
 UNREADABLE: Final = "<unreadable>"  # a value that could not even be inspected
+UNKNOWN_KEY: Final = "<unknown key>"  # the key is not in the schema; its value is never shown
 
 EXPECTED_MAPPING: Final = "a mapping of keys to values"
 
@@ -62,7 +66,10 @@ class ConfigIssue:
     column: int | None = None
 
     def message(self) -> str:
-        text = f"{self.path}: found {_show(self.value)}, expected {self.expected}"
+        if self.value == UNKNOWN_KEY:
+            text = f"{self.path}: unknown key, expected {self.expected}"
+        else:
+            text = f"{self.path}: found {_show(self.value)}, expected {self.expected}"
         if self.suggestion:
             text += f" (did you mean '{self.suggestion}'?)"
         return text
@@ -130,33 +137,48 @@ def is_secret_key(name: object) -> bool:
     return isinstance(name, str) and any(hint in name.lower() for hint in _SECRET_HINTS)
 
 
+def describe(value: Any) -> Summary:
+    """What kind of value was found, without its content (for places a secret could sit)."""
+    if isinstance(value, Mapping):
+        return Summary("a mapping")
+    if isinstance(value, (list, tuple)):
+        return Summary("a list")
+    if isinstance(value, (str, bytes)):
+        return Summary("text")
+    if value is None or isinstance(value, bool):
+        return Summary(repr(value))
+    if isinstance(value, (int, float)):
+        return Summary("a number")
+    return Summary(f"a {type(value).__name__}")
+
+
 # --------------------------------------------------------------------------- schema walking
-def _unwrap(annotation: Any) -> Any:
+def unwrap(annotation: Any) -> Any:
     """Strip Annotated[...] wrappers."""
     while typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     return annotation
 
 
-def _union_members(annotation: Any) -> list[Any] | None:
+def union_members(annotation: Any) -> list[Any] | None:
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
-        return [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
+        return [unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
     return None
 
 
-def _is_model(annotation: Any) -> bool:
+def is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _discriminator_tags(members: list[Any]) -> dict[str, type[BaseModel]]:
+def discriminator_tags(members: list[Any]) -> dict[str, type[BaseModel]]:
     """For a tagged union of models: tag value -> model (via each model's Literal field)."""
     tags: dict[str, type[BaseModel]] = {}
     for member in members:
-        if not _is_model(member):
+        if not is_model(member):
             continue
         for fld in member.model_fields.values():
-            ann = _unwrap(fld.annotation)
+            ann = unwrap(fld.annotation)
             if typing.get_origin(ann) is typing.Literal and isinstance(fld.default, str):
                 tags[fld.default] = member
                 break
@@ -182,10 +204,10 @@ def _locate(model: type[BaseModel], loc: tuple[int | str, ...]) -> _Located:
     i = 0
     while i < len(loc):
         part = loc[i]
-        members = _union_members(current) if current is not None else None
+        members = union_members(current) if current is not None else None
         if members is not None and len(members) > 1:
             # pydantic inserts the member's tag (discriminator value or type name) after a union.
-            tags = _discriminator_tags(members)
+            tags = discriminator_tags(members)
             if isinstance(part, str) and part in tags:
                 current = tags[part]
                 i += 1
@@ -206,32 +228,32 @@ def _locate(model: type[BaseModel], loc: tuple[int | str, ...]) -> _Located:
         current = _child(current, part)
         i += 1
     here.leaf = current
-    members = _union_members(current) if current is not None else None
+    members = union_members(current) if current is not None else None
     here.union_members = members if members and len(members) > 1 else None
     return here
 
 
 def _child(annotation: Any, part: int | str) -> Any:
-    annotation = _unwrap(annotation)
-    if _is_model(annotation):
+    annotation = unwrap(annotation)
+    if is_model(annotation):
         fld = annotation.model_fields.get(part) if isinstance(part, str) else None
-        return _unwrap(fld.annotation) if fld is not None else None
+        return unwrap(fld.annotation) if fld is not None else None
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (list, set, frozenset) and args:
-        return _unwrap(args[0])
+        return unwrap(args[0])
     if origin is tuple and args and isinstance(part, int):
         if len(args) == 2 and args[1] is Ellipsis:
-            return _unwrap(args[0])
-        return _unwrap(args[part]) if 0 <= part < len(args) else None
+            return unwrap(args[0])
+        return unwrap(args[part]) if 0 <= part < len(args) else None
     if origin is dict and len(args) == 2:
-        return _unwrap(args[1])
+        return unwrap(args[1])
     return None
 
 
 def _allowed_keys(annotation: Any) -> list[str]:
-    annotation = _unwrap(annotation)
-    return list(annotation.model_fields) if _is_model(annotation) else []
+    annotation = unwrap(annotation)
+    return list(annotation.model_fields) if is_model(annotation) else []
 
 
 def dotted(path: Sequence[str | int]) -> str:
@@ -247,10 +269,31 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def _is_secret_location(located: _Located) -> bool:
     leaf = located.leaf
-    members = _union_members(leaf) if leaf is not None else None
+    members = union_members(leaf) if leaf is not None else None
     if leaf is SecretStr or (members and SecretStr in members):
         return True
     return any(is_secret_key(p) for p in located.path)
+
+
+def _is_section(annotation: Any) -> bool:
+    annotation = unwrap(annotation)
+    return is_model(annotation) or any(is_model(m) for m in union_members(annotation) or [])
+
+
+def holds_secret(annotation: Any, _seen: frozenset[Any] = frozenset()) -> bool:
+    """Whether a value of this type may contain a SecretStr anywhere inside (e.g. the mqtt section)."""
+    annotation = unwrap(annotation)
+    if annotation is SecretStr:
+        return True
+    if annotation in _seen:
+        return False
+    members = union_members(annotation)
+    if members is not None:
+        return any(holds_secret(m, _seen) for m in members)
+    if is_model(annotation):
+        inner = _seen | {annotation}
+        return any(holds_secret(f.annotation, inner) for f in annotation.model_fields.values())
+    return any(holds_secret(a, _seen) for a in typing.get_args(annotation) if a is not Ellipsis)
 
 
 def _strip_msg(msg: str) -> str:
@@ -299,13 +342,15 @@ def _issue_from_error(err: Mapping[str, Any], model: type[BaseModel]) -> ConfigI
     if kind == "missing":
         value, expected = MISSING, "a value (this key is required)"
     elif kind == "extra_forbidden":
+        # Never the value: an unknown key is often a misspelt known one, and the value then a secret.
         key = located.path[-1] if located.path else None
         allowed = _allowed_keys(located.parent)
         suggestion = _suggest(key, allowed)
-        expected = "no such key here" + ("" if suggestion else f"; allowed keys: {', '.join(allowed)}")
+        value = UNKNOWN_KEY
+        expected = "a known key" + ("" if suggestion else f" (allowed here: {', '.join(allowed)})")
     elif kind in _UNION_TAG_TYPES:
         discriminator = str(ctx.get("discriminator", "'backend'")).strip("'\"")
-        tags = sorted(_discriminator_tags(located.union_members or []))
+        tags = sorted(discriminator_tags(located.union_members or []))
         path = f"{path}.{discriminator}" if located.path else discriminator
         value = value.get(discriminator, MISSING) if isinstance(value, Mapping) else MISSING
         expected = "one of " + ", ".join(repr(t) for t in tags) if tags else "a known kind"
@@ -319,9 +364,19 @@ def _issue_from_error(err: Mapping[str, Any], model: type[BaseModel]) -> ConfigI
     else:
         expected = _strip_msg(str(err.get("msg", "a valid value")))
 
+    if isinstance(value, float) and not math.isfinite(value):
+        value = Summary(repr(value))  # shown as found, yet no JSON consumer chokes on it
     if isinstance(value, Mapping) and kind not in _NOT_A_MAPPING_TYPES:
         keys = ", ".join(str(k) for k in list(value)[:8]) + (", ..." if len(value) > 8 else "")
         value = Summary(f"a mapping with keys {{{keys}}}")
-    if _is_secret_location(located) and value is not MISSING:
+    if kind in ("missing", "extra_forbidden") or kind in _UNION_TAG_TYPES:
+        pass  # a code, never what was found; or the backend's name, shown to suggest the nearest
+    elif _is_secret_location(located):
         value = Summary(REDACTED)
+    elif not isinstance(value, Summary) and located.leaf is not None and (
+        holds_secret(located.leaf) or _is_section(located.leaf)
+    ):
+        # Where a section (mqtt, its tls part) was expected, what was found may be its content, a
+        # credential among it: say what kind of value it was, not what it said.
+        value = describe(value)
     return ConfigIssue(path, value, expected, suggestion)

@@ -2,8 +2,11 @@
 
 - :func:`load_file` reads the local YAML file (syntax errors with line and column, duplicate keys
   rejected, ``${STATE_DIRECTORY}``-style references to the directories systemd hands the service
-  expanded) and validates it; every error comes back at once in a :class:`ConfigError`.
-- :func:`merge_desired` lays the fleet's desired config, then the gate's, over the local file.
+  expanded, relative paths resolved against the file's folder) and validates it; every error comes
+  back at once in a :class:`ConfigError`.
+- :func:`merge_desired` lays the fleet's desired config, then the gate's, over the local file; a
+  desired config may not touch the local-only sections (:data:`LOCAL_ONLY_PATHS`).
+- Any document nested deeper than :data:`edge.config.guards.MAX_DEPTH` is refused with a report.
 - :func:`validate` never raises anything but ConfigError; :func:`try_validate` returns it instead.
 - :func:`classify_change` says whether a new config can be applied between transactions.
 """
@@ -25,7 +28,6 @@ from edge.config.errors import (
     EXPECTED_MAPPING,
     FILE_PATH,
     MISSING,
-    REDACTED,
     ROOT_PATH,
     UNREADABLE,
     YAML_PATH,
@@ -33,12 +35,14 @@ from edge.config.errors import (
     ConfigIssue,
     DesiredOrigin,
     Summary,
+    describe,
     desired_path,
     dotted,
-    is_secret_key,
     issues_from_validation,
 )
-from edge.config.schema import LIVE_SECTIONS, GateConfig
+from edge.config.guards import MAX_DEPTH, local_only_issues, nesting_issue, too_deep, yaml_nesting_issue
+from edge.config.paths import resolve_relative_paths
+from edge.config.schema import LIVE_SECTIONS, LOCAL_ONLY_SECTIONS, GateConfig
 
 ChangeKind = Literal["none", "live", "restart_required"]
 
@@ -50,9 +54,8 @@ EXPANDABLE_ENV = frozenset(
 )
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
-# Keys the fleet may not set: they identify the device or hold secrets, which never travel over
-# the fleet topics. A desired config that touches them is rejected as a whole.
-LOCAL_ONLY_PATHS = frozenset({"gate_id", "state_dir", "mqtt.password", "mqtt.password_file", "mqtt.tls"})
+# What a desired config may not set (whole sections; see edge.config.schema.LOCAL_ONLY_SECTIONS).
+LOCAL_ONLY_PATHS = LOCAL_ONLY_SECTIONS
 
 
 class ConfigChange(NamedTuple):
@@ -70,6 +73,11 @@ def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
     """Parse one YAML document, remembering where each key is; ConfigError on bad syntax."""
     loader: yaml.SafeLoader | None = None
     try:
+        # The composer recurses once per level: a document nested too deep is refused from the
+        # parser's event stream first, with the path where it got too deep.
+        deep = yaml_nesting_issue(text)
+        if deep is not None:
+            raise ConfigError([deep], source)
         loader = yaml.SafeLoader(text)  # checks for unprintable characters already
         node = loader.get_single_node()
         if node is None:
@@ -87,16 +95,18 @@ def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "unreadable YAML"
-        found: Any = MISSING
-        if mark is not None and 0 <= mark.line < len(text.splitlines()):
-            found = text.splitlines()[mark.line].strip()[:80]
+        problem = _without_quotes(" ".join(p for p in (exc.context, exc.problem) if p) or "unreadable YAML")
+        # Not the line's text: a broken line is often one holding a password (an unclosed quote).
+        found: Any = Summary("a syntax error")
         raise ConfigError(
             [ConfigIssue(YAML_PATH, found, f"valid YAML ({problem})", None, line, column)], source
         ) from None
     except yaml.YAMLError as exc:  # not marked: encoding problems and the like
-        raise ConfigError([ConfigIssue(YAML_PATH, MISSING, f"valid YAML ({exc})")], source) from None
-    except RecursionError:
+        problem = _without_quotes(str(exc))
+        raise ConfigError([ConfigIssue(YAML_PATH, MISSING, f"valid YAML ({problem})")], source) from None
+    except _TooDeep as exc:
+        raise ConfigError([exc.issue], source) from None
+    except RecursionError:  # not expected since the nesting is bounded; still a report, not a crash
         raise ConfigError([ConfigIssue(YAML_PATH, MISSING, "YAML nested less deeply")], source) from None
     finally:
         if loader is not None:
@@ -105,6 +115,19 @@ def parse_yaml(text: str, source: str = "<config>") -> LoadedYaml:
 
 
 _MAX_NODES = 20_000
+# PyYAML quotes what it found ("found undefined alias 'hunter3'"): a quoted part longer than a
+# character or two could be part of a value, so it is not repeated.
+_QUOTED = re.compile(r"'[^']{3,}'|\"[^\"]{3,}\"")
+
+
+class _TooDeep(Exception):
+    def __init__(self, issue: ConfigIssue) -> None:
+        super().__init__(issue.path)
+        self.issue = issue
+
+
+def _without_quotes(problem: str) -> str:
+    return _QUOTED.sub("'...'", problem)
 
 
 def _index_nodes(
@@ -112,6 +135,9 @@ def _index_nodes(
 ) -> None:
     if len(lines) > _MAX_NODES:
         return
+    if len(path) >= MAX_DEPTH and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        # Only aliases get here (the event stream was checked): anchors nested in one another.
+        raise _TooDeep(too_deep(path, node.start_mark.line + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -163,10 +189,11 @@ def _expand_one(text: str, env: Mapping[str, str], path: tuple[str | int, ...], 
             return env[name].split(":")[0]
         if default is not None:
             return default
+        # The reference, not the whole text: the rest of it could be a secret (an inline password).
         issues.append(
             ConfigIssue(
                 dotted(path),
-                text,
+                Summary(f"${{{name}}}"),
                 f"${{{name}}} to be set (run under systemd) or a default: ${{{name}:-...}}",
             )
         )
@@ -178,6 +205,9 @@ def _expand_one(text: str, env: Mapping[str, str], path: tuple[str | int, ...], 
 # --------------------------------------------------------------------------- validate / load
 def validate(data: Any, source: str | None = None, lines: Mapping[str, tuple[int, int]] | None = None) -> GateConfig:
     """Validate a plain mapping into a GateConfig; raises only ConfigError, listing every issue."""
+    deep = nesting_issue(data)
+    if deep is not None:
+        raise ConfigError([_with_line(deep, lines) if lines else deep], source)
     try:
         return GateConfig.model_validate(data)
     except ValidationError as exc:
@@ -219,12 +249,13 @@ def read_raw(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedYa
         raise ConfigError([ConfigIssue(FILE_PATH, source, f"a readable UTF-8 file ({exc})")], source) from None
     loaded = parse_yaml(text, source)
     if not isinstance(loaded.data, dict):
-        raise ConfigError([ConfigIssue(ROOT_PATH, loaded.data, EXPECTED_MAPPING)], source)
+        raise ConfigError([ConfigIssue(ROOT_PATH, describe(loaded.data), EXPECTED_MAPPING)], source)
     try:
         data = expand_env(loaded.data, env)
     except ConfigError as exc:
         raise ConfigError([_with_line(i, loaded.lines) for i in exc.issues], source) from None
-    return LoadedYaml(data, loaded.lines)
+    # absolute(), not resolve(): "next to the file" means next to the name the operator gave.
+    return LoadedYaml(resolve_relative_paths(data, Path(path).absolute().parent), loaded.lines)
 
 
 def load_file(path: str | Path, env: Mapping[str, str] | None = None) -> GateConfig:
@@ -254,18 +285,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _local_only_issues(doc: Mapping[str, Any], origin: DesiredOrigin) -> list[ConfigIssue]:
-    issues = []
-    for path in sorted(LOCAL_ONLY_PATHS):
-        node: Any = doc
-        for part in path.split("."):
-            node = node.get(part, _ABSENT) if isinstance(node, Mapping) else _ABSENT
-        if node is not _ABSENT:
-            value = Summary(REDACTED) if is_secret_key(path) else node
-            issues.append(ConfigIssue(path, value, f"not set by the {origin} config (local file only)"))
-    return issues
-
-
 _ABSENT = object()
 
 
@@ -278,8 +297,8 @@ def merge_desired(
     """The effective raw config: local file <- fleet desired <- gate desired.
 
     ``version`` follows the same precedence (the gate's desired version wins) unless given
-    explicitly. Raises ConfigError when a desired document is not a mapping or sets a key that
-    only the local file may set (identity, state directory, broker credentials).
+    explicitly. Raises ConfigError when a desired document is not a mapping, nests too deep, or sets
+    anything only the local file may set (:data:`LOCAL_ONLY_PATHS`), listing every such path.
     """
     issues: list[ConfigIssue] = []
     documents: tuple[tuple[DesiredOrigin, Any], ...] = (("fleet", fleet), ("gate", gate))
@@ -287,9 +306,16 @@ def merge_desired(
         if doc is None:
             continue
         if not isinstance(doc, Mapping):
-            issues.append(ConfigIssue(desired_path(origin), doc, EXPECTED_MAPPING))
+            issues.append(ConfigIssue(desired_path(origin), describe(doc), EXPECTED_MAPPING))
             continue
-        issues.extend(_local_only_issues(doc, origin))
+        deep = nesting_issue(doc)
+        if deep is not None:  # before anything walks it recursively (deep_merge, pydantic)
+            issues.append(deep)
+            continue
+        issues.extend(local_only_issues(doc, origin))
+    deep = nesting_issue(base)
+    if deep is not None:
+        issues.append(deep)
     if issues:
         raise ConfigError(issues, "desired config")
     merged = deep_merge(base, {})

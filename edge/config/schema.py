@@ -3,6 +3,11 @@
 Sections are small so that each adapter and each piece of the core gets only its own part.
 ``LIVE_SECTIONS`` can change between transactions; any other change needs a restart
 (the device answers ``restart_required`` for it).
+
+The bounds below are a safety envelope: they hold for the local file and for every desired config
+pushed over MQTT alike (both are validated by this schema), so no config can make the gate accept
+impostors or refuse every traveller. Non-finite numbers are refused everywhere (``allow_inf_nan``).
+Relative paths in a config *file* are resolved against the file's folder (:mod:`edge.config.paths`).
 """
 
 from __future__ import annotations
@@ -17,11 +22,27 @@ from edge.core.decide import DecisionParams
 from edge.core.detect import DetectorParams
 from edge.core.quality import QualityParams
 from edge.messaging.ids import GATE_ID_PATTERN
+from edge.messaging.schemas import MAX_CONFIG_VERSION
 from edge.messaging.settings import IntakeLimits, MqttConfig
+
+# Where the systemd unit's StateDirectory= and CacheDirectory= put them (deploy/gate-edge.service),
+# and where the installers fetch the models to (deploy/lib.sh): a config that names neither works.
+DEFAULT_STATE_DIR = Path("/var/lib/gate-edge")
+DEFAULT_CACHE_DIR = Path("/var/cache/gate-edge")
+DEFAULT_TRUST_DIR = Path("/etc/gate-edge/trust")
+
+
+class FileOrUrl:
+    """Marks a text field that names a file unless it is a URL (``rtsp://...``): in a config file, a
+    relative file name resolves against the file's folder like every ``Path`` field."""
+
+
+FILE_OR_URL = FileOrUrl()
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite or NaN bound compares false both ways and disables the check.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- camera
@@ -58,7 +79,7 @@ class FileCamera(_Section):
     """A video file or an RTSP/HTTP URL, for replay during development."""
 
     backend: Literal["file"] = "file"
-    url: str = Field(..., min_length=1)
+    url: Annotated[str, FILE_OR_URL] = Field(..., min_length=1, description="a video file or an rtsp/http URL")
     loop: bool = True
     realtime: bool = True
 
@@ -95,7 +116,7 @@ class CaptureConfig(_Section):
 
 # --------------------------------------------------------------------------- models / inference
 class ModelsConfig(_Section):
-    cache_dir: Path = Path("models/cache")
+    cache_dir: Path = DEFAULT_CACHE_DIR
     manifest: Path | None = Field(None, description="defaults to the manifest shipped with the package")
     detector: str = "yunet_2023mar"
     embedder: str = "sface_2021dec"
@@ -111,9 +132,34 @@ class ModelsConfig(_Section):
 # The core's parameter objects hold the defaults (one place); these sections add bounds and docs.
 _DET, _QUAL, _DEC = DetectorParams(), QualityParams(), DecisionParams()
 
+# The safety envelope (see the module docstring). Each bound is the loosest value that still makes sense;
+# a config may always be stricter within it.
+#
+# THRESHOLD_FLOOR: below it more than 1 in 100 impostors is accepted as someone on the flight. Measured
+# with the weakest margin a config may set (MARGIN_FLOOR, 0), so the floor holds whatever the margin:
+#   gate-edge eval --faces ../shared/lfw --gallery-size 420 --impostors 420 --probes-per-identity 3
+#                  --seed 1 --margin 0 --threshold T --json
+#   (420 enrolled, 819 genuine and 420 impostor probes; FPIR = impostors matched / 420)
+#   T            0.30    0.34    0.38    0.40    0.42    0.43    0.44    0.46 (default)
+#   matched      368     213     57      21      6       4       1       0
+#   FPIR         0.8762  0.5071  0.1357  0.0500  0.0143  0.0095  0.0024  0.0000
+#   FNIR         0.0244  0.0244  0.0305  0.0342  0.0379  0.0440  0.0501  0.0562
+# FPIR first falls to 1% (at most 4 of 420) at 0.43, the lowest threshold on a 0.01 grid that holds it.
+# It belongs to the embedder (sface_2021dec): another model needs a new measurement.
+THRESHOLD_FLOOR = 0.43
+# The same runs' mated scores (a traveller against their own photo) have p95 0.8555: above this ceiling
+# 19 in 20 travellers would fall short and go to an officer.
+THRESHOLD_CEILING = 0.85
+MARGIN_FLOOR = 0.0  # the threshold floor was measured with no margin; any margin only rejects more
+MARGIN_CEILING = 0.2  # runner-ups closer than this are look-alikes; a wider margin refuses most matches
+MIN_BRIGHTNESS_GAP = 64.0  # grey levels between the dark and bright limits: a lit face fits in between
+MIN_ZONE_SIDE = 0.2  # of the frame's width and height: a narrower capture zone holds no face centre
+
+
 class DetectionConfig(_Section):
     input_width: int = Field(_DET.input_width, ge=96, le=1920, description="frames are downscaled to this width")
-    score_threshold: float = Field(_DET.score_threshold, gt=0, lt=1)
+    # Above 0.95 YuNet misses most real faces: every walk-up would go undetected.
+    score_threshold: float = Field(_DET.score_threshold, gt=0, le=0.95)
     nms_threshold: float = Field(_DET.nms_threshold, gt=0, lt=1)
     top_k: int = Field(_DET.top_k, ge=1, le=1000)
     # Capture zone in normalised frame coordinates (x0, y0, x1, y1): faces whose centre is outside
@@ -126,29 +172,57 @@ class DetectionConfig(_Section):
         x0, y0, x1, y1 = v
         if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
             raise ValueError("capture_zone must be 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+        if x1 - x0 < MIN_ZONE_SIDE or y1 - y0 < MIN_ZONE_SIDE:
+            raise ValueError(f"capture_zone must be at least {MIN_ZONE_SIDE} of the frame wide and high")
         return v
 
 
 class QualityConfig(_Section):
-    min_face_px: int = Field(_QUAL.min_face_px, ge=8, le=2000, description="minimum face box width in frame pixels")
-    min_sharpness: float = Field(_QUAL.min_sharpness, ge=0, description="variance of the Laplacian on the aligned crop")
-    max_yaw: float = Field(_QUAL.max_yaw, gt=0, le=1, description="nose offset from the eye midline / eye distance")
-    max_roll_deg: float = Field(_QUAL.max_roll_deg, gt=0, le=90)
-    min_brightness: float = Field(_QUAL.min_brightness, ge=0, le=255)
-    max_brightness: float = Field(_QUAL.max_brightness, ge=0, le=255)
+    # A face wider than 512 px fills a 720p frame: a larger minimum refuses every traveller.
+    min_face_px: int = Field(_QUAL.min_face_px, ge=8, le=512, description="minimum face box width in frame pixels")
+    # 100: ten times the calibrated default and well above the calibration grid's strictest (40).
+    min_sharpness: float = Field(
+        _QUAL.min_sharpness, ge=0, le=100, description="variance of the Laplacian on the aligned crop"
+    )
+    max_yaw: float = Field(
+        _QUAL.max_yaw, ge=0.2, le=1, description="nose offset from the eye midline / eye distance"
+    )
+    max_roll_deg: float = Field(_QUAL.max_roll_deg, ge=10, le=90)
+    min_brightness: float = Field(_QUAL.min_brightness, ge=0, le=120)
+    max_brightness: float = Field(_QUAL.max_brightness, ge=136, le=255)
+
+    @model_validator(mode="after")
+    def _brightness_window(self) -> QualityConfig:
+        if self.max_brightness - self.min_brightness < MIN_BRIGHTNESS_GAP:
+            raise ValueError(f"max_brightness must exceed min_brightness by at least {MIN_BRIGHTNESS_GAP:g}")
+        return self
 
 
 class DecisionConfig(_Section):
     # Default threshold, margin and quality gates: calibrated, see DecisionParams.
-    threshold: float = Field(_DEC.threshold, ge=-1, le=1, description="cosine similarity to accept a match")
-    margin: float = Field(_DEC.margin, ge=0, le=2, description="best must beat the runner-up by this much")
+    threshold: float = Field(
+        _DEC.threshold, ge=THRESHOLD_FLOOR, le=THRESHOLD_CEILING, description="cosine similarity to accept a match"
+    )
+    margin: float = Field(
+        _DEC.margin, ge=MARGIN_FLOOR, le=MARGIN_CEILING, description="best must beat the runner-up by this much"
+    )
     votes_required: int = Field(_DEC.votes_required, ge=1, le=10, description="agreeing frames needed for a decision")
-    max_frames: int = Field(_DEC.max_frames, ge=1, le=100, description="usable frames after which no-match is final")
-    budget_s: float = Field(_DEC.budget_s, gt=0, le=30, description="from first usable frame to the event")
-    acquire_timeout_s: float = Field(_DEC.acquire_timeout_s, gt=0, le=60, description="face present but never usable")
+    max_frames: int = Field(_DEC.max_frames, ge=1, le=50, description="usable frames after which no-match is final")
+    # Half a second is two or three frames on the slowest gate; beyond ten the queue stops.
+    budget_s: float = Field(_DEC.budget_s, ge=0.5, le=10, description="from first usable frame to the event")
+    acquire_timeout_s: float = Field(
+        _DEC.acquire_timeout_s, ge=0.5, le=30, description="face present but never usable"
+    )
     absent_frames_to_reset: int = Field(
         _DEC.absent_frames_to_reset, ge=1, le=300, description="frames without the traveller that end a walk-up"
     )
+
+    @model_validator(mode="after")
+    def _votes_reachable(self) -> DecisionConfig:
+        # max_frames usable frames end the walk-up with no_match: more votes than that never match anyone.
+        if self.votes_required > self.max_frames:
+            raise ValueError("votes_required must be <= max_frames")
+        return self
 
 
 # The messaging layer's intake limits hold the gallery defaults (one place); this section adds bounds.
@@ -181,14 +255,23 @@ class LoggingConfig(_Section):
     journald: bool | None = Field(None, description="None: use journald when running under systemd")
 
 
+class SecurityConfig(_Section):
+    """Local only: nothing received over MQTT may change what the gate trusts."""
+
+    trust_dir: Path = Field(DEFAULT_TRUST_DIR, description="trust anchors that verify signed messages")
+
+
 class GateConfig(BaseModel):
     """The whole daemon configuration."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     gate_id: str = Field(..., pattern=GATE_ID_PATTERN)
-    version: int = Field(0, ge=0, description="config version; set by the fleet's desired config")
-    state_dir: Path = Path("var/state")  # outbox, last known good config (no biometric data)
+    # Bounded like the desired config's version: an absurd one would lock out every later push.
+    version: int = Field(
+        0, ge=0, le=MAX_CONFIG_VERSION, description="config version; set by the fleet's desired config"
+    )
+    state_dir: Path = DEFAULT_STATE_DIR  # outbox, last known good config (no biometric data)
     camera: CameraConfig
     capture: CaptureConfig = CaptureConfig()
     mqtt: MqttConfig = MqttConfig()
@@ -201,12 +284,19 @@ class GateConfig(BaseModel):
     telemetry: TelemetryConfig = TelemetryConfig()
     outbox: OutboxConfig = OutboxConfig()
     logging: LoggingConfig = LoggingConfig()
+    security: SecurityConfig = SecurityConfig()
 
 
 # Changes to these sections are applied between transactions; anything else answers restart_required.
 LIVE_SECTIONS = frozenset(
     {"version", "detection", "quality", "decision", "gallery", "opt_out", "telemetry", "logging"}
 )
+
+# Sections only the local file may set: they say who the gate is, where it keeps its state, what it
+# trusts, and where its frames, models and broker connection come from. A desired config (which anyone
+# with publish rights on a config topic can send) touching any of them is refused whole, and none of
+# them is ever stored in the last known good config. Every Path field of the schema lies under one.
+LOCAL_ONLY_SECTIONS = frozenset({"gate_id", "state_dir", "camera", "mqtt", "models", "security"})
 
 
 def sanitize_gate_id(value: str) -> str:

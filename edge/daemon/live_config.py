@@ -63,6 +63,12 @@ class LiveConfig:
         self._report = report
         self._remember_versions = remember_versions
         self._pending: _Pending | None = None
+        # The stored documents' versions are floors: a config already superseded (or rejected as stale)
+        # before a restart must not be applied after it.
+        if stored is not None:
+            for source, version in (("fleet", stored.fleet_version), ("gate", stored.gate_version)):
+                if version is not None:
+                    remember_versions(source, version)
 
     @property
     def waiting(self) -> bool:
@@ -108,7 +114,7 @@ class LiveConfig:
         self._fleet_doc, self._gate_doc = fleet, gate
         self._remember_versions(item.source, item.desired.version)
         try:
-            self._lkg.save(fleet, gate, item.desired.version)
+            self._lkg.save(fleet, gate, item.desired.version, source=item.source)
         except Exception:
             log.exception("could not store the last known good config")
 

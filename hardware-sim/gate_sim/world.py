@@ -24,7 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from edge.config.schema import CaptureConfig, GateConfig, SimulatedCamera, TelemetryConfig
+from edge.config.schema import CaptureConfig, GateConfig, ModelsConfig, SimulatedCamera, TelemetryConfig
+from edge.evaluation.setup import default_models_dir
 from edge.messaging.client import OutMessage
 from edge.messaging.settings import MqttConfig
 from edge.messaging.topics import Topics
@@ -69,6 +70,7 @@ class World:
             "camera": SimulatedCamera(scenario=scenario, faces_dir=faces_dir),
             "capture": CaptureConfig(stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=0.5),
             "mqtt": self.mqtt,
+            "models": ModelsConfig(cache_dir=default_models_dir()),  # the checkout's models/cache
             "telemetry": TelemetryConfig(interval_s=60),
         }
         base.update(overrides)

@@ -12,7 +12,7 @@ from edge.config.errors import ConfigError
 from edge.config.load import merge_desired, parse_yaml, validate
 from edge.config.schema import GateConfig
 
-SECTION_KEYS = [*GateConfig.model_fields, "widht", "backend", "url", "threshold", "port", "password"]
+SECTION_KEYS = [*GateConfig.model_fields, "widht", "backend", "url", "threshold", "port", "password", "trust_dir"]
 BACKENDS = ["v4l2", "picamera2", "gstreamer", "file", "simulated", "v4l", ""]
 
 scalars = st.one_of(

@@ -13,6 +13,7 @@ from edge.config.errors import (
     MISSING,
     REDACTED,
     ROOT_PATH,
+    UNKNOWN_KEY,
     UNREADABLE,
     YAML_PATH,
     ConfigError,
@@ -21,12 +22,14 @@ from edge.config.errors import (
 from edge.config.load import load_file, merge_desired, parse_yaml, validate
 
 EDGE = Path(__file__).resolve().parents[2] / "edge"
-CODES = {ROOT_PATH, YAML_PATH, FILE_PATH, MISSING, REDACTED, UNREADABLE, desired_path("fleet"), desired_path("gate")}
+CODES = {ROOT_PATH, YAML_PATH, FILE_PATH, MISSING, REDACTED, UNREADABLE, UNKNOWN_KEY, desired_path("fleet"),
+         desired_path("gate")}
 
 
 def test_the_codes_are_the_published_strings() -> None:
     # Changing one changes what fleet tooling receives: do it on purpose, here.
-    assert {"<root>", "<yaml>", "<file>", "<missing>", "<redacted>", "<unreadable>", "<fleet>", "<gate>"} == CODES
+    assert {"<root>", "<yaml>", "<file>", "<missing>", "<redacted>", "<unreadable>", "<unknown key>", "<fleet>",
+            "<gate>"} == CODES
 
 
 def test_the_loaders_produce_them(tmp_path: Path) -> None:
@@ -42,6 +45,8 @@ def test_the_loaders_produce_them(tmp_path: Path) -> None:
     assert issue(validate, {"camera": {"backend": "file", "url": "x"}}) == ("gate_id", MISSING)
     assert issue(merge_desired, {}, "not a mapping", None)[0] == desired_path("fleet")
     assert issue(merge_desired, {}, None, {"mqtt": {"password": "x"}}) == ("mqtt.password", REDACTED)
+    assert issue(validate, {"gate_id": "G1", "camera": {"backend": "v4l2"}, "mqtt": {"pasword": "x"}}) == (
+        "mqtt.pasword", UNKNOWN_KEY)
 
 
 def test_no_other_module_spells_a_code() -> None:

@@ -12,6 +12,7 @@ import pytest
 from edge.config.errors import ROOT_PATH, ConfigError, desired_path
 from edge.config.load import (
     classify_change,
+    deep_merge,
     load_file,
     merge_desired,
     parse_yaml,
@@ -121,7 +122,8 @@ def test_systemd_directories_are_expanded(tmp_path: Path) -> None:
     cfg = load_file(path, env={"STATE_DIRECTORY": "/var/lib/gate-edge", "CREDENTIALS_DIRECTORY": "/run/c"})
     assert cfg.state_dir == Path("/var/lib/gate-edge")
     assert str(cfg.mqtt.password_file) == "/run/c/pw"
-    assert cfg.camera.url == "${HOME}/x"  # only the systemd directory variables expand
+    # Only the systemd directory variables expand; a relative file name is next to the config file.
+    assert cfg.camera.url == str(tmp_path / "${HOME}/x")  # type: ignore[union-attr]
     with pytest.raises(ConfigError) as info:
         load_file(path, env={})
     (issue,) = info.value.issues
@@ -159,8 +161,7 @@ def test_merge_precedence_gate_over_fleet_over_file() -> None:
 
 
 def test_merge_replaces_a_camera_of_another_backend() -> None:
-    base = _minimal()
-    merged = merge_desired(base, {"camera": {"backend": "v4l2", "device": 2}}, None)
+    merged = deep_merge(_minimal(), {"camera": {"backend": "v4l2", "device": 2}})
     assert validate(merged).camera.backend == "v4l2"
 
 

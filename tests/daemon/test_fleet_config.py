@@ -68,24 +68,33 @@ def test_fleet_config_lifecycle(world: Bench, face_models: FaceModels, tmp_path:
     assert r["status"] == "applied"
     assert d.cfg.decision.threshold == 0.55 and d.cfg.decision.margin == 0.07 and d.cfg.version == 15
 
-    # 4. A change to the camera, the broker connection or the models needs a restart: reported,
-    # stored for the next start, not applied now.
-    change = {"decision": {"threshold": 0.4, "margin": 0.07}, "mqtt": {"keepalive_s": 20},
-              "models": {"threads": 2}, "camera": {"realtime": False}}
-    r = push(world, "fleet", 16, change)
+    # 4. A change outside the live sections needs a restart: reported, stored for the next start, not
+    # applied now. One touching the camera, the broker connection or the models is refused whole:
+    # those belong to the local file alone (they would redirect the gate), values never echoed.
+    local = {"mqtt": {"keepalive_s": 20}, "models": {"threads": 2}, "camera": {"realtime": False}}
+    r = push(world, "fleet", 16, {"decision": {"threshold": 0.45}, **local})
+    assert r["status"] == "rejected" and r["applied_version"] == 15
+    assert {e["path"] for e in r["errors"]} == {"mqtt.keepalive_s", "models.threads", "camera.realtime"}
+    assert all(e["value"] == "<redacted>" for e in r["errors"])
+    change = {"decision": {"threshold": 0.4, "margin": 0.07}, "capture": {"stall_timeout_s": 1.5},
+              "outbox": {"max_events": 500}}
+    r = push(world, "fleet", 17, change)
     assert r["status"] == "restart_required" and r["applied_version"] == 15
-    assert {"mqtt.keepalive_s", "models.threads", "camera.realtime"} <= {e["path"] for e in r["errors"]}
-    assert d.cfg.version == 15 and d.cfg.mqtt.keepalive_s == 5 and d.cfg.models.threads == 1
+    assert {"capture.stall_timeout_s", "outbox.max_events"} <= {e["path"] for e in r["errors"]}
+    assert d.cfg.version == 15 and d.cfg.capture.stall_timeout_s == 1.0 and d.cfg.outbox.max_events == 10_000
     assert run.alive
     run.stop()
 
-    # 5. The device restarts with no broker: it comes up with the last known good config.
+    # 5. The device restarts with no broker: it comes up with the last known good config, and the
+    # versions it had applied are the floors again (an older retained config stays stale).
     world.broker.stop()
     start = startup_config(config_file)
     assert start.source == "last_known_good"
     cfg = start.config
-    assert cfg.version == 16 and cfg.decision.threshold == 0.55 and cfg.decision.margin == 0.07
-    assert cfg.mqtt.keepalive_s == 20 and cfg.models.threads == 2 and cfg.camera.realtime is False
+    assert cfg.version == 17 and cfg.decision.threshold == 0.55 and cfg.decision.margin == 0.07
+    assert cfg.capture.stall_timeout_s == 1.5 and cfg.outbox.max_events == 500
+    assert cfg.mqtt.keepalive_s == 5 and cfg.models.threads == 1 and cfg.camera.realtime is True
+    assert start.stored is not None and (start.stored.fleet_version, start.stored.gate_version) == (17, 14)
     offline = world.start_daemon(cfg, face_models, base_raw=start.base, stored=start.stored)
     wait_for(lambda: offline.daemon.metrics.frames > 5, 30, "frames with no broker")
     assert offline.alive and not offline.daemon.link.connected
