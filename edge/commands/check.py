@@ -2,9 +2,11 @@
 
 Checks: the config (every error with path, value, expected), the state directory, the model
 files' hashes, the models loaded as the daemon loads them (derived copies, the execution providers
-onnxruntime really uses), that the camera opens and gives a frame, that the broker accepts the
-credentials. A section of the config that is valid is checked even when another section is not,
-so one run shows everything that needs fixing.
+onnxruntime really uses), that the camera opens and gives a frame, that the password and TLS files
+can be read and used (each problem names the file), that the broker accepts the connection (or why
+it does not: name resolution, refused, TLS verification, credentials, time-out). A section of the
+config that is valid is checked even when another section is not, so one run shows everything that
+needs fixing.
 Exit status: 0 when nothing failed, 1 otherwise.
 """
 
@@ -36,7 +38,7 @@ from edge.config.schema import (
 from edge.messaging.settings import MqttConfig  # the broker settings live with the messaging layer
 
 Status = Literal["OK", "FAIL", "SKIP"]
-CHECK_NAMES = ("config", "state_dir", "models", "providers", "camera", "broker")
+CHECK_NAMES = ("config", "state_dir", "models", "providers", "camera", "credentials", "broker")
 
 
 @dataclass
@@ -115,7 +117,9 @@ def check_state_dir(sections: _Sections) -> CheckResult:
     raw_dir = sections.config.state_dir if sections.config else (sections.raw or {}).get("state_dir")
     if sections.raw is None:
         return _skip("state_dir", sections, "state_dir")
-    state_dir = Path(raw_dir) if isinstance(raw_dir, (str, Path)) else Path("var/state")
+    # Absent from a config that is invalid elsewhere: the schema's default, as the daemon would use.
+    default = GateConfig.model_fields["state_dir"].default
+    state_dir = Path(raw_dir) if isinstance(raw_dir, (str, Path)) else Path(default)
     if not state_dir.exists():
         parent = next((p for p in state_dir.parents if p.exists()), Path("/"))
         if os.access(parent, os.W_OK):
@@ -165,7 +169,7 @@ def check_providers(sections: _Sections) -> CheckResult:
         return _skip("providers", sections, "models")
     from edge.evaluation.setup import detector_params
     from edge.inference.manifest import ModelError
-    from edge.inference.onnx_runtime import load_face_models
+    from edge.inference.onnx_runtime import available_providers, load_face_models
 
     # An invalid detection section is reported in the config row; the models are still worth
     # loading, with the default detector parameters.
@@ -185,9 +189,7 @@ def check_providers(sections: _Sections) -> CheckResult:
     )
     if lacking:
         # Only reachable with require_providers off: the daemon runs, on the fallback.
-        import onnxruntime as ort
-
-        offered = ", ".join(ort.get_available_providers())
+        offered = ", ".join(available_providers())
         detail += f"; NOT active: {', '.join(lacking)} (onnxruntime offers {offered})"
     return CheckResult("providers", "OK", detail)
 
@@ -222,11 +224,28 @@ def check_camera(sections: _Sections, timeout: float) -> CheckResult:
         source.stop()
 
 
+def check_credentials(sections: _Sections) -> CheckResult:
+    """The password and TLS files, read and loaded as the client will: the same check `run` makes first."""
+    mqtt: MqttConfig | None = sections.section("mqtt")
+    if mqtt is None:
+        return _skip("credentials", sections, "mqtt")
+    from edge.messaging.credentials import describe_files, preflight
+
+    problems = preflight(mqtt)
+    if problems:
+        return CheckResult("credentials", "FAIL", "; ".join(problems))
+    files = describe_files(mqtt)
+    return CheckResult("credentials", "OK", files or "no password or TLS files configured")
+
+
 def check_broker(sections: _Sections, timeout: float) -> CheckResult:
     mqtt: MqttConfig | None = sections.section("mqtt")
     if mqtt is None:
         return _skip("broker", sections, "mqtt")
-    from edge.messaging.client import MessagingError, MqttClient
+    from edge.messaging.client import MessagingError, MqttClient, preflight
+
+    if preflight(mqtt):
+        return CheckResult("broker", "SKIP", "cannot connect without the files the credentials check names")
 
     gate = (sections.raw or {}).get("gate_id")
     gate_id = sanitize_gate_id(gate) if isinstance(gate, str) else "unknown"
@@ -235,10 +254,10 @@ def check_broker(sections: _Sections, timeout: float) -> CheckResult:
     where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"
     try:
         client.start()
-        if client.wait_connected(timeout):
+        if client.wait_attempt(timeout):
             who = f" as {mqtt.username}" if mqtt.username else ""
             return CheckResult("broker", "OK", f"connected to {where}{who}")
-        why = client.stats.last_connect_error or "no answer"
+        why = client.stats.last_connect_error or "no answer (a firewall dropping the packets, or a slow network?)"
         return CheckResult("broker", "FAIL", f"cannot connect to {where} within {timeout:.0f} s: {why}")
     except MessagingError as exc:
         return CheckResult("broker", "FAIL", f"{where}: {exc}")
@@ -271,6 +290,7 @@ def run_checks(
         ("models", lambda: check_models(sections)),
         ("providers", lambda: check_providers(sections)),
         ("camera", lambda: check_camera(sections, camera_timeout)),
+        ("credentials", lambda: check_credentials(sections)),
         ("broker", lambda: check_broker(sections, broker_timeout)),
     ]
     for name, fn in plan:

@@ -11,7 +11,6 @@ from edge.core.analyse import FrameAnalyser
 from edge.core.decide import DecisionParams
 from edge.core.detect import DetectorParams
 from edge.core.quality import QualityParams
-from edge.inference.manifest import DEFAULT_MANIFEST
 from edge.inference.onnx_runtime import FaceModels, load_face_models
 
 
@@ -30,10 +29,14 @@ def decision_params(cfg: DecisionConfig | None = None) -> DecisionParams:
     return DecisionParams(**cfg.model_dump())
 
 
+# A source checkout's model cache (`make models`); the manifest itself ships in edge/inference.
+CHECKOUT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "cache"
+
+
 def default_models_dir() -> Path:
     """The config's cache dir if it exists from here, else the checkout's models/cache."""
     configured = ModelsConfig().cache_dir
-    return configured if configured.is_dir() else DEFAULT_MANIFEST.parent / "cache"
+    return configured if configured.is_dir() else CHECKOUT_MODELS_DIR
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

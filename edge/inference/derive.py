@@ -8,17 +8,24 @@ process (measured: a session built from patched bytes cost 161 MB of RSS, one fr
   height and width become symbolic so frames run at their own (padded) size.
 - embedder: SFace lists its weights as graph inputs, which blocks constant folding; dropping them
   from the inputs gives the same output and ~25% less time.
+
+Beside the copy it writes a stamp (JSON): the copy's own sha256 and size, and the sha256 of the
+original it was made from (hashed from the very bytes it parsed) and the role. The loader re-hashes
+the copy against the stamp at every load; the child also prints the stamp, so the parent checks a
+fresh copy against what the child wrote, not against a file anyone could have replaced meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 
 import onnx
 
 from edge.atomic_file import PUBLIC, atomic_write
+from edge.inference.manifest import DERIVED_STAMP_FORMAT, derived_stamp_path
 
 
 def relax_input_dims(model: onnx.ModelProto) -> None:
@@ -35,17 +42,24 @@ def drop_initializer_inputs(model: onnx.ModelProto) -> None:
     model.graph.input.extend(keep)
 
 
-def derive(role: str, source: Path, dest: Path) -> str:
-    """Write the patched model to ``dest`` (atomically) and its sha256 beside it; returns the hash."""
-    model = onnx.load(str(source))
+def derive(role: str, source: Path, dest: Path) -> dict[str, object]:
+    """Write the patched model to ``dest`` (atomically) and its stamp beside it; returns the stamp."""
+    original = source.read_bytes()
+    model = onnx.load_model_from_string(original)
     if role == "detector":
         relax_input_dims(model)
     drop_initializer_inputs(model)
     data = model.SerializeToString()
-    digest = hashlib.sha256(data).hexdigest()
+    stamp: dict[str, object] = {
+        "format": DERIVED_STAMP_FORMAT,
+        "role": role,
+        "source_sha256": hashlib.sha256(original).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
     atomic_write(dest, data, PUBLIC)
-    atomic_write(dest.with_suffix(".sha256"), digest.encode(), PUBLIC)
-    return digest
+    atomic_write(derived_stamp_path(dest), json.dumps(stamp, sort_keys=True).encode(), PUBLIC)
+    return stamp
 
 
 if __name__ == "__main__":
@@ -53,7 +67,7 @@ if __name__ == "__main__":
         print("usage: python -m edge.inference.derive ROLE SOURCE DEST", file=sys.stderr)
         raise SystemExit(2)
     try:
-        derive(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))
+        print(json.dumps(derive(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])), sort_keys=True))
     except Exception as exc:
         print(f"cannot derive {sys.argv[2]}: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -2,6 +2,9 @@
 
 Every load re-hashes the file: a model altered on disk (corruption, tampering) is refused with a
 message naming the file and both hashes, never run.
+
+The manifest ships inside this package (``edge/inference/manifest.json``, package data, the one
+canonical copy): an installed gate-edge finds it from any working directory, with no checkout.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edge.atomic_file import PUBLIC, atomic_write
 
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
+MANIFEST_RESOURCE = "manifest.json"  # in this package: edge/inference/manifest.json
+# The stamp beside a derived runtime copy (written by edge.inference.derive, read by the loader).
+DERIVED_STAMP_FORMAT = "gate-edge/derived-model/1"
 
 
 class ModelError(RuntimeError):
@@ -65,18 +71,35 @@ class ModelCheck:
     detail: str
 
 
+def default_manifest() -> Path:
+    """Where the packaged manifest is (a file in an installed or editable package; used in messages)."""
+    return Path(str(resources.files("edge.inference") / MANIFEST_RESOURCE))
+
+
 def load_manifest(path: Path | None = None) -> Manifest:
-    path = Path(path or DEFAULT_MANIFEST)
+    """The manifest at ``path``, or the one shipped in the package when None."""
     try:
-        data = json.loads(path.read_text())
+        if path is None:
+            path = default_manifest()
+            text = (resources.files("edge.inference") / MANIFEST_RESOURCE).read_text(encoding="utf-8")
+        else:
+            path = Path(path)
+            text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
         models = {m["name"]: ModelSpec(m["name"], m["role"], m["file"], int(m["size"]), m["sha256"].lower(),
                                        m["license"], m["wheel_member"], m) for m in data["models"]}
         wheel = data["source_wheel"]
         return Manifest(path, models, wheel["requirement"], wheel["file"], wheel["sha256"].lower())
     except FileNotFoundError:
         raise ModelError(f"model manifest not found: {path}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read the model manifest {path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"model manifest {path} is malformed: {exc!r}") from None
+
+
+def derived_stamp_path(copy: Path) -> Path:
+    return copy.with_suffix(".sha256")
 
 
 def sha256_file(path: Path) -> str:

@@ -2,10 +2,13 @@
 
 Sessions are opened from the derived copies of the verified model files (see
 :mod:`edge.inference.derive` for what is patched and why it happens in a separate process).
+onnxruntime's telemetry is off (the package's ``__init__`` sets ``ORT_DISABLE_TELEMETRY`` before the
+import below; see there).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -19,9 +22,21 @@ import onnxruntime as ort
 from edge.config.schema import ModelsConfig
 from edge.core.detect import DetectorParams, FaceDetector
 from edge.core.embed import FaceEmbedder
-from edge.inference.manifest import Manifest, ModelError, ModelSpec, load_manifest, sha256_file, verify
+from edge.inference.manifest import (
+    DERIVED_STAMP_FORMAT,
+    Manifest,
+    ModelError,
+    ModelSpec,
+    derived_stamp_path,
+    load_manifest,
+    sha256_file,
+    verify,
+)
 
 log = logging.getLogger(__name__)
+
+# Also the events the API can still suppress, in case onnxruntime was imported before this package.
+ort.disable_telemetry_events()
 
 
 @dataclass
@@ -39,21 +54,63 @@ class OnnxModel:
         return list(self.session.get_providers())
 
 
-def derived_model(spec: ModelSpec, source: Path, cache_dir: Path) -> Path:
-    """The runtime copy of a verified model, derived once (in a child process) and re-checked each load.
+def _recorded_hash(stamp: Path, spec: ModelSpec) -> str | None:
+    """The derived copy's sha256 recorded when it was made from this very original, or None."""
+    try:
+        doc = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # absent, torn, or the bare hash an older version wrote: derive again
+    if not isinstance(doc, dict) or doc.get("format") != DERIVED_STAMP_FORMAT:
+        return None
+    if doc.get("source_sha256") != spec.sha256 or doc.get("role") != spec.role:
+        return None
+    digest = doc.get("sha256")
+    return digest if isinstance(digest, str) else None
 
-    It is named after the original's sha256, so a new model never meets an old copy; its own hash is
-    stored beside it and a copy that no longer matches (a torn write, corruption) is derived again.
-    """
-    dest = cache_dir / "derived" / f"{source.stem}.{spec.sha256[:16]}.onnx"
-    stamp = dest.with_suffix(".sha256")
-    if dest.is_file() and stamp.is_file() and sha256_file(dest) == stamp.read_text().strip():
-        return dest
+
+def _derive(spec: ModelSpec, source: Path, dest: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "edge.inference.derive", spec.role, str(source), str(dest)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ModelError(f"cannot prepare {source} for onnxruntime: {proc.stderr.strip()[-500:]}")
+    try:
+        made = json.loads(proc.stdout.strip().splitlines()[-1])
+        made_from, digest = str(made["source_sha256"]), str(made["sha256"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise ModelError(f"cannot prepare {source} for onnxruntime: the deriver gave no stamp") from None
+    if made_from != spec.sha256:  # the original changed between its check and the derivation
+        raise ModelError(f"model file {source} changed while its runtime copy was made: expected sha256 "
+                         f"{spec.sha256}, the deriver read {made_from}; run `gate-edge models fetch`")
+    found = sha256_file(dest)
+    if found != digest:
+        raise ModelError(f"runtime copy {dest} differs from what was just derived: expected sha256 {digest}, "
+                         f"found {found}; something else writes to {dest.parent}")
+
+
+def derived_model(spec: ModelSpec, source: Path, cache_dir: Path) -> Path:
+    """The runtime copy of a verified model, derived once (in a child process) and verified at every load.
+
+    It is named after the original's sha256, so a new model never meets an old copy. Its own sha256 is
+    recorded beside it when it is made (a stamp that also names the original's hash and the role), and
+    re-computed at every load: a copy that no longer matches (tampering, corruption, a torn write) is
+    never opened; it is reported and derived again from the verified original.
+    """
+    dest = cache_dir / "derived" / f"{source.stem}.{spec.sha256[:16]}.onnx"
+    recorded = _recorded_hash(derived_stamp_path(dest), spec)
+    if recorded is not None and dest.is_file():
+        found = sha256_file(dest)
+        if found == recorded:
+            return dest
+        log.warning("runtime copy %s of %s is altered or corrupt: expected sha256 %s (recorded when it was "
+                    "derived), found %s; deriving it again from the verified original", dest, spec.name,
+                    recorded, found)
+    _derive(spec, source, dest)
     return dest
+
+
+def available_providers() -> list[str]:
+    """The execution providers this onnxruntime offers (whether a session gets them is another matter)."""
+    return list(ort.get_available_providers())
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -97,7 +154,7 @@ def load_model(spec: ModelSpec, cfg: ModelsConfig, cache_dir: Path | None = None
     missing = [p for p in cfg.providers if p not in active]
     if missing:
         msg = (f"{spec.name}: requested execution providers {missing} are not active "
-               f"(active: {active}; available in this onnxruntime: {ort.get_available_providers()})")
+               f"(active: {active}; available in this onnxruntime: {available_providers()})")
         if cfg.require_providers:
             raise ModelError(msg)
         log.warning(msg)

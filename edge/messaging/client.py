@@ -12,16 +12,21 @@ What it guarantees on top of paho:
 - QoS 1 acknowledgements are tracked per message id with their PUBACK reason code
   (e.g. 135 "not authorized" from a broker ACL); :meth:`PublishHandle.wait` surfaces them.
 - paho's error codes and exceptions become this project's :class:`MessagingError` family.
+- a failed connection attempt has a reason in plain words (``stats.last_connect_error``: name
+  resolution, refused, TLS verification, credentials, time-out; :mod:`edge.messaging.connect_failures`),
+  logged at WARNING when an outage starts, at most once a minute while it lasts, and when it ends.
+- the password and TLS files are read by :mod:`edge.messaging.credentials`, whose :func:`preflight`
+  lets a command check them before it starts anything.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import ssl
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -30,6 +35,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.messaging.connect_failures import FailureLog, describe_early_close, describe_exception, describe_refusal
+from edge.messaging.credentials import preflight, read_password, tls_context
 from edge.messaging.errors import (
     NOT_AUTHORIZED,
     ClientConfigError,
@@ -44,7 +51,7 @@ from edge.messaging.wire import Ack, ClientStats, Inbound, OutMessage
 # The errors and the records of wire.py are part of the client's interface: importable from here too.
 __all__ = [
     "NOT_AUTHORIZED", "Ack", "ClientConfigError", "ClientStats", "MessagingError", "MqttClient", "NotConnected",
-    "OutMessage", "PublishHandle", "PublishRefused", "PublishTimeout",
+    "OutMessage", "PublishHandle", "PublishRefused", "PublishTimeout", "preflight",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,6 +117,7 @@ class MqttClient:
         inbound_queue_size: int = 1000,
         on_ack: Callable[[Ack], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
         self.client_id = client_id
@@ -127,9 +135,11 @@ class MqttClient:
         self._sub_mid: int | None = None
         self._sub_codes: list[int] | None = None
         self._connected = threading.Event()
+        self._attempted = threading.Event()  # a connection attempt has ended, either way
         self._started = False
         self._stopping = False
         self._refused = False  # the current attempt got a refusing CONNACK
+        self._failure_log = FailureLog(log, f"{cfg.host}:{cfg.port}", clock)
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -151,33 +161,19 @@ class MqttClient:
 
     # ------------------------------------------------------------------ lifecycle
     def _configure_auth(self) -> None:
-        cfg = self.cfg
-        password: str | None = None
-        if cfg.password_file is not None:
-            try:
-                password = Path(cfg.password_file).read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as e:
-                raise ClientConfigError(f"cannot read mqtt.password_file {cfg.password_file}: {e}") from e
-        elif cfg.password is not None:
-            password = cfg.password.get_secret_value()
-        if cfg.username is not None or password is not None:
-            self._client.username_pw_set(cfg.username, password)
-        if cfg.tls is not None:
-            t = cfg.tls
-            try:
-                self._client.tls_set(
-                    ca_certs=str(t.ca_file),
-                    certfile=str(t.cert_file) if t.cert_file else None,
-                    keyfile=str(t.key_file) if t.key_file else None,
-                    cert_reqs=ssl.CERT_REQUIRED,
-                    tls_version=ssl.PROTOCOL_TLS_CLIENT,
-                )
-                self._client.tls_insecure_set(t.insecure_skip_verify)
-            except (OSError, ssl.SSLError, ValueError) as e:
-                raise ClientConfigError(f"cannot use the TLS files in mqtt.tls: {e}") from e
+        # The same reading as preflight(): a file that passed it is used exactly as checked.
+        password = read_password(self.cfg)
+        if self.cfg.username is not None or password is not None:
+            self._client.username_pw_set(self.cfg.username, password)
+        if self.cfg.tls is not None:
+            self._client.tls_set_context(tls_context(self.cfg.tls))
 
     def start(self) -> None:
-        """Connect in the background (the broker may be down: paho retries with back-off)."""
+        """Connect in the background (the broker may be down: paho retries with back-off).
+
+        Raises ClientConfigError, naming the file, when a password or TLS file cannot be used (call
+        :func:`preflight` first to report every such problem before starting anything else).
+        """
         if self._started:
             return
         self._configure_auth()
@@ -219,6 +215,15 @@ class MqttClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_attempt(self, timeout: float) -> bool:
+        """Wait until the first connection attempt has ended; True if connected, else see ``stats``.
+
+        For a one-shot probe (`gate-edge check`): a failure is known with its reason at once, without
+        waiting out the whole time-out for a connection that the retries might still make.
+        """
+        self._attempted.wait(timeout)
+        return self.connected
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Wait until the broker acknowledged (SUBACK) the subscriptions of the current connection.
@@ -274,17 +279,24 @@ class MqttClient:
 
         return wrapped
 
+    def _connect_failed(self, reason: str) -> None:
+        # Reason and log line first, the count last: whoever waits on the count sees both.
+        self.stats.last_connect_error = reason
+        self._failure_log.failed(reason)
+        self.stats.connect_failures += 1
+        self._attempted.set()
+
     def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         code = _rc_int(rc)
         if code >= 128:
             self._refused = True  # counted here; the disconnect that follows is not another failure
-            self.stats.connect_failures += 1
-            self.stats.last_connect_error = f"{rc} ({code})"
-            log.warning("MQTT broker refused the connection: %s (%d)", rc, code)
+            self._connect_failed(describe_refusal(code, str(rc)))
             return
+        self._failure_log.connected()
         self.stats.connects += 1
         self.stats.last_connect_error = None
         self._connected.set()
+        self._attempted.set()
         log.info(
             "MQTT connected to %s:%d (session present: %s)",
             self.cfg.host,
@@ -318,13 +330,14 @@ class MqttClient:
                 self._on_connection(False)
         elif not self._refused:
             # Lost before any CONNACK: e.g. the broker ended the TLS session (no client certificate).
-            self.stats.connect_failures += 1
-            self.stats.last_connect_error = f"connection closed before the broker accepted it: {rc}"
+            self._connect_failed(describe_early_close(str(rc), self.cfg.tls is not None))
         self._refused = False
 
     def _handle_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self.stats.connect_failures += 1
-        self.stats.last_connect_error = "connection failed"
+        # paho passes no reason, but calls this from the `except OSError` around its connection
+        # attempt: the exception being handled is the reason (DNS, refused, TLS, time-out).
+        cfg = self.cfg
+        self._connect_failed(describe_exception(sys.exc_info()[1], cfg.host, cfg.port, cfg.tls is not None))
 
     def _handle_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self.stats.received += 1

@@ -1,5 +1,5 @@
-"""`gate-edge check` end to end: the real CLI module in a subprocess, real models, the simulated
-camera on a real scenario, a real Mosquitto."""
+"""`gate-edge check` end to end: the real CLI module in a subprocess (run from the config's folder,
+not the checkout), real models, the simulated camera on a real scenario, a real Mosquitto."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ BROKEN = REPO / "tests" / "config" / "broken-gate.yaml"  # the config tests' sam
 def _run_check(config: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, "-m", "edge.commands.check", "--config", str(config), "--json", *extra],
-        cwd=REPO,
+        cwd=config.parent,
         capture_output=True,
         text=True,
         timeout=90,
@@ -54,7 +54,13 @@ def broker(tmp_path: Path) -> Iterator[Any]:
 
 
 def _sim_config(tmp_path: Path, **overrides: Any) -> Path:
-    data = deep_merge(yaml.safe_load(SIM_CONFIG.read_text()), {"state_dir": str(tmp_path / "state"), **overrides})
+    # The copy lives in tmp_path, where its relative paths would resolve: point them at the checkout.
+    here = {
+        "state_dir": str(tmp_path / "state"),
+        "camera": {"scenario": str(REPO / "hardware-sim" / "scenarios" / "demo_flight.yaml")},
+        "models": {"cache_dir": str(REPO / "models" / "cache")},
+    }
+    data = deep_merge(deep_merge(yaml.safe_load(SIM_CONFIG.read_text()), here), overrides)
     path = tmp_path / "gate.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

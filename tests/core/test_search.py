@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -69,3 +72,21 @@ def test_wipe_zeroes_and_empties() -> None:
 def test_mismatched_ids_and_templates_rejected() -> None:
     with pytest.raises(ValueError):
         ExactIndex(["a", "b"], unit(3))
+
+
+def test_without_hnswlib_a_large_gallery_is_searched_exactly_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "hnswlib", None)  # `import hnswlib` now raises ImportError, as on a Pi
+    caplog.set_level(logging.INFO, "edge.index")
+    x = unit(300)
+    ids = [f"P-{i}" for i in range(300)]
+    large = build_index(ids, x, exact_max_entries=100)
+    small = build_index(ids[:50], x[:50], exact_max_entries=100)  # below the threshold: nothing to say
+    assert isinstance(large, ExactIndex) and isinstance(small, ExactIndex)
+    assert large.search(x[7], 2)[0].entry_id == "P-7"
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "300 entries" in message and "gallery.exact_max_entries=100" in message
+    assert "install the extra gate-edge[hnsw]" in message
