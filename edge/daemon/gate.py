@@ -16,9 +16,8 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from edge.camera.base import Frame, FrameSource, Health
 from edge.config.schema import GateConfig
@@ -44,7 +43,7 @@ from edge.daemon.live_config import LiveConfig
 from edge.daemon.metrics import GateMetrics
 from edge.daemon.tuning import apply_live
 from edge.inference.onnx_runtime import FaceModels
-from edge.messaging.errors import MessagingError
+from edge.messaging.errors import ClientConfigError, MessagingError
 from edge.messaging.link import (
     AssignmentUpdate,
     CommandItem,
@@ -58,15 +57,6 @@ from edge.messaging.schemas import CommandReply, ConfigReported, Event, GalleryS
 from edge.system.systemd import Notifier, Watchdog
 
 log = logging.getLogger("edge.daemon")
-
-
-def _utc(mono: float) -> datetime:
-    """A monotonic timestamp as wall-clock UTC (events carry wall time, the core works in monotonic)."""
-    return datetime.now(timezone.utc) - timedelta(seconds=time.monotonic() - mono)
-
-
-def _score(value: float | None) -> float | None:
-    return None if value is None else round(max(-1.0, min(1.0, value)), 4)
 
 
 class GateDaemon:
@@ -119,8 +109,14 @@ class GateDaemon:
         self._stop.set()
 
     def run(self) -> int:
-        self.source.start()
-        self.link.start()
+        try:
+            self.source.start()
+            self.link.start()
+        except ClientConfigError as exc:  # a credential or TLS file vanished since the preflight
+            log.error("%s", exc)
+            self._notifier.notify(f"STATUS=cannot start: {exc}")
+            self._shutdown()
+            return 2
         self._publish_status()
         # Ready once the models are warm and the loop runs, camera or not: a gate booted with its
         # camera unplugged stays up (degraded, reconnecting, watchdog fed) instead of being killed
@@ -197,17 +193,8 @@ class GateDaemon:
             return self.machine.observe(analysis.observation(now))
 
     def _publish_decision(self, d: Decision) -> None:
-        live = self.live
-        started = d.first_usable_at if d.first_usable_at is not None else d.started_at
-        latency = {k: round(v, 2) for k, v in self._stages.items()}
-        total = (time.monotonic() - started) * 1e3
-        latency["total"] = round(total, 2)
-        self._emit(Event(gate=self.cfg.gate_id, flight_id=live.flight_id if live else None,
-                         transaction_id=uuid.uuid4().hex[:20], outcome=d.outcome.value, matched_id=d.entry_id,
-                         score=_score(d.score), runner_up_score=_score(d.runner_up), frames_used=d.frames_used,
-                         latency_ms=latency, started_at=_utc(d.started_at), decided_at=_utc(d.decided_at),
-                         config_version=self.cfg.version, gallery_version=live.version if live else None),
-                   d.outcome, total)
+        event, total = reports.decision_event(self.cfg.gate_id, self.cfg.version, self.live, d, self._stages)
+        self._emit(event, d.outcome, total)
         self._stages = {}
 
     def _emit(self, event: Event, outcome: Outcome, total_ms: float | None) -> None:
@@ -360,12 +347,8 @@ class GateDaemon:
         # The traveller being decided (or still leaving) is not the one opting out: wait for them.
         busy = self.machine.phase is not Phase.IDLE
         self._opt_out = OptOutWindow(time.monotonic() + duration, self.cfg.decision.absent_frames_to_reset, busy)
-        now = datetime.now(timezone.utc)
-        live = self.live
-        self._emit(Event(gate=self.cfg.gate_id, flight_id=live.flight_id if live else self.session.flight,
-                         transaction_id=uuid.uuid4().hex[:20], outcome="opt_out", started_at=now, decided_at=now,
-                         config_version=self.cfg.version, gallery_version=live.version if live else None),
-                   Outcome.OPT_OUT, None)
+        event = reports.opt_out_event(self.cfg.gate_id, self.cfg.version, self.live, self.session.flight)
+        self._emit(event, Outcome.OPT_OUT, None)
         return f"the next traveller is not captured (at most {duration:.0f} s)"
 
     # ------------------------------------------------------------------ config, status

@@ -5,15 +5,27 @@ Built from counters and states only: no image, template or name can reach these 
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from edge import __version__
 from edge.camera.base import FrameSource
+from edge.core.decide import Decision, Outcome
 from edge.daemon.flight_session import FlightSession
 from edge.daemon.gallery_loader import GalleryProgress, LiveGallery
 from edge.daemon.metrics import GateMetrics, percentiles
 from edge.inference.onnx_runtime import FaceModels
-from edge.messaging.schemas import GalleryState, GallerySummary, LatencySummary, Status, Telemetry, TelemetryCounters
+from edge.messaging.schemas import (
+    Event,
+    GalleryState,
+    GallerySummary,
+    LatencySummary,
+    Status,
+    Telemetry,
+    TelemetryCounters,
+)
 
 
 @dataclass(frozen=True)
@@ -79,3 +91,35 @@ def systemd_line(v: GateView) -> str:
     doing = "paused" if v.paused else "boarding" if state is GalleryState.LIVE else "idle"
     return (f"{doing}: {gallery}; camera {v.source.health.value}; broker {v.broker}; "
             f"{v.metrics.transactions} transactions")
+
+
+# --------------------------------------------------------------------------- decision events
+def _utc(mono: float) -> datetime:
+    """A monotonic timestamp as wall-clock UTC (events carry wall time, the core works in monotonic)."""
+    return datetime.now(timezone.utc) - timedelta(seconds=time.monotonic() - mono)
+
+
+def _score(value: float | None) -> float | None:
+    return None if value is None else round(max(-1.0, min(1.0, value)), 4)
+
+
+def decision_event(gate_id: str, config_version: int, live: LiveGallery | None, d: Decision,
+                   stages_ms: dict[str, float]) -> tuple[Event, float]:
+    """The event for a decision and its total latency (first usable frame to now), in ms."""
+    started = d.first_usable_at if d.first_usable_at is not None else d.started_at
+    latency = {k: round(v, 2) for k, v in stages_ms.items()}
+    total = (time.monotonic() - started) * 1e3
+    latency["total"] = round(total, 2)
+    event = Event(gate=gate_id, flight_id=live.flight_id if live else None, transaction_id=uuid.uuid4().hex[:20],
+                  outcome=d.outcome, matched_id=d.entry_id, score=_score(d.score),
+                  runner_up_score=_score(d.runner_up), frames_used=d.frames_used, latency_ms=latency,
+                  started_at=_utc(d.started_at), decided_at=_utc(d.decided_at), config_version=config_version,
+                  gallery_version=live.version if live else None)
+    return event, total
+
+
+def opt_out_event(gate_id: str, config_version: int, live: LiveGallery | None, flight: str | None) -> Event:
+    now = datetime.now(timezone.utc)
+    return Event(gate=gate_id, flight_id=live.flight_id if live else flight, transaction_id=uuid.uuid4().hex[:20],
+                 outcome=Outcome.OPT_OUT, started_at=now, decided_at=now, config_version=config_version,
+                 gallery_version=live.version if live else None)
