@@ -7,6 +7,7 @@ loaded, a test notifier), and everything it does not hand in is built from ``cfg
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +21,13 @@ from edge.core.decide import DecisionMachine
 from edge.daemon.gate import GateDaemon
 from edge.daemon.tuning import decision_params, detector_params, intake_limits, quality_params, telemetry_expiry_s
 from edge.inference.onnx_runtime import FaceModels, load_face_models
-from edge.messaging.envelope import Signer, load_or_create_private_key
+from edge.messaging.authenticate import SIGNER_OF
+from edge.messaging.envelope import Signer, TrustAnchors, load_or_create_private_key
 from edge.messaging.link import GateLink
 from edge.messaging.schemas import Event
 from edge.system.systemd import Notifier, default_notifier
+
+log = logging.getLogger(__name__)
 
 GATE_KEY_FILE = "gate-key.pem"  # in the state directory, 0600
 EXTEND_BY_S = 60.0  # each EXTEND_TIMEOUT_USEC asks for this much more time ...
@@ -82,9 +86,15 @@ def build_gate(
         source = create_source(cfg.camera, cfg.capture)
     # The gate's own key, made at first start; it signs the gate's events and wipe attestations.
     signer = Signer("gate", load_or_create_private_key(cfg.state_dir / GATE_KEY_FILE))
+    trust = TrustAnchors.load(cfg.security.trust_dir)
+    for role in SIGNER_OF.values():
+        if not trust.count(role):
+            log.warning("no trust anchors for %s in %s: every message from it will be refused", role,
+                        cfg.security.trust_dir)
     link = GateLink(cfg.gate_id, cfg.mqtt, cfg.state_dir, embedder_id=models.embedder_id,
                     embedder_dim=models.embedding_dim, outbox_max=cfg.outbox.max_events,
-                    limits=intake_limits(cfg), telemetry_expiry_s=telemetry_expiry_s(cfg), signer=signer)
+                    limits=intake_limits(cfg), telemetry_expiry_s=telemetry_expiry_s(cfg), signer=signer,
+                    trust=trust)
     link.set_expectations(applied_config_version=cfg.version)
     return GateDaemon(cfg, models=models, analyser=analyser, machine=DecisionMachine(decision_params(cfg)),
                       source=source, link=link, notifier=notifier, base_raw=base_raw, stored=stored,

@@ -23,8 +23,9 @@ from typing import Any
 
 from edge import __version__
 from edge.messaging.answers import Answerer
+from edge.messaging.authenticate import authenticate
 from edge.messaging.client import MqttClient
-from edge.messaging.envelope import Signer
+from edge.messaging.envelope import Signer, TrustAnchors
 from edge.messaging.errors import MessagingError, NotConnected
 from edge.messaging.floors import Floors
 from edge.messaging.gallery_requests import GalleryRequests
@@ -63,6 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+
 @dataclass
 class LinkStats:
     rejected: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -86,6 +88,7 @@ class GateLink:
         telemetry_expiry_s: int = 60,
         software_version: str = __version__,
         signer: Signer | None = None,
+        trust: TrustAnchors,
     ) -> None:
         self.topics = Topics.from_config(gate_id, mqtt)
         self.stats = LinkStats()
@@ -105,6 +108,7 @@ class GateLink:
         # Events and wipe attestations are signed with the gate's own key (its public half is in the
         # status), so that nobody with publish rights can forge what the gate decided or deleted.
         self._sign = signer
+        self._trust = trust
         self._birth = self.with_identity(Status(gate=gate_id, online=True, software_version=software_version))
         self._birth_bytes = self._birth.to_bytes()
         self.client = MqttClient(
@@ -197,7 +201,8 @@ class GateLink:
             raw.append(m)
         for m in raw:
             try:
-                result = parse(m, self._ctx)
+                signed = authenticate(m, self.topics, self._trust, self._ctx.max_payload_bytes)
+                result = signed if isinstance(signed, Rejection) else parse(signed, self._ctx)
             except Exception:  # parse is meant never to raise; this keeps one bad message from stopping us
                 log.exception("unexpected error validating a message on %s", m.topic)
                 result = Rejection("invalid", "internal validation error", m.topic, None, m.response_topic,
