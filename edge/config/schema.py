@@ -236,6 +236,10 @@ class GalleryConfig(_Section):
     request_timeout_s: float = Field(
         _LIM.gallery_timeout_s, gt=0, le=600, description="from a gallery request to its last chunk"
     )
+    max_photo_pixels: int = Field(_LIM.max_photo_pixels, ge=10_000, le=100_000_000,
+                                  description="a photo declaring more pixels is refused before it is decoded")
+    max_gallery_bytes: int = Field(_LIM.max_gallery_bytes, ge=1024 * 1024, le=2 * 1024**3,
+                                   description="the decoded photos of one gallery, together")
 
 
 class OptOutConfig(_Section):

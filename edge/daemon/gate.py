@@ -265,6 +265,10 @@ class GateDaemon:
             self._carry_out(self.session.gallery_received(item.request_id, info))
         elif isinstance(item, GalleryFailed):
             log.warning("gallery request for flight %s failed: %s", item.flight_id, item.reason)
+            if item.received_sha256 is not None:  # part of it was held (and is already zeroed): attest that
+                self.link.publish_wipe(WipeAttestation(
+                    gate=self.cfg.gate_id, flight_id=item.flight_id, gallery_version=item.gallery_version,
+                    entries_wiped=item.entries_received, reason="refused", received_sha256=item.received_sha256))
             self._carry_out(self.session.gallery_failed(item.request_id))
         elif isinstance(item, CommandItem):
             self._command(item)

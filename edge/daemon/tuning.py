@@ -35,7 +35,8 @@ def decision_params(cfg: GateConfig) -> DecisionParams:
 def intake_limits(cfg: GateConfig) -> IntakeLimits:
     g = cfg.gallery
     return IntakeLimits(max_gallery_entries=g.max_entries, max_photo_bytes=g.max_photo_bytes,
-                        gallery_timeout_s=g.request_timeout_s)
+                        gallery_timeout_s=g.request_timeout_s, max_photo_pixels=g.max_photo_pixels,
+                        max_gallery_bytes=g.max_gallery_bytes)
 
 
 def telemetry_expiry_s(cfg: GateConfig) -> int:

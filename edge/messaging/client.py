@@ -111,6 +111,7 @@ class MqttClient:
         client_id: str,
         *,
         subscriptions: Sequence[str] = (),
+        qos0: Sequence[str] = (),
         status_topic: str | None = None,
         birth: Callable[[], bytes] | None = None,
         will: bytes | None = None,
@@ -122,6 +123,9 @@ class MqttClient:
         self.cfg = cfg
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
+        # Subscriptions kept at QoS 0: the broker never queues (nor persists) their messages for this
+        # client while it is offline. Gallery responses carry passport photos.
+        self._qos0 = frozenset(qos0)
         self.status_topic = status_topic
         self._birth = birth
         self._on_ack = on_ack
@@ -307,7 +311,7 @@ class MqttClient:
             self._sub_mid, self._sub_codes = None, None
             if self.subscriptions:
                 # Called from paho's thread, which also delivers the SUBACK: it cannot come before mid is set.
-                _, self._sub_mid = client.subscribe([(t, 1) for t in self.subscriptions])
+                _, self._sub_mid = client.subscribe([(t, 0 if t in self._qos0 else 1) for t in self.subscriptions])
             else:
                 self._sub_codes = []
                 self._sub_cv.notify_all()

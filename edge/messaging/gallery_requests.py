@@ -6,7 +6,12 @@ checks it against the request and the chunks before it, decodes it (once, into w
 :func:`~edge.messaging.intake.decode_entries`) and hands out a :class:`GalleryReady` when every
 chunk is in. Whatever ends a request early (a refused chunk, the deadline, a cancel, a newer
 request) wipes what it had received and, unless the daemon itself ended it, yields a
-:class:`GalleryFailed` so that the daemon can ask again. A partial gallery never leaves this object.
+:class:`GalleryFailed` (with what was received, for the wipe attestation) so that the daemon can
+ask again. A partial gallery never leaves this object.
+
+A gallery must not be able to take the gate down: an empty gallery is refused, the photos of one
+gallery have a byte budget checked before a chunk is decoded, and each photo's declared pixel count
+(read from its header, :mod:`edge.core.image_header`) is checked before anything decodes its image.
 
 One request at a time: the gate boards one flight, so a new request replaces the one outstanding
 (whose late chunks are then refused as unsolicited). The limits are read at every check, so a new
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.core.gallery import Gallery, GalleryItem
-from edge.messaging.intake import decode_entries
+from edge.messaging.intake import decode_entries, photo_bytes
 from edge.messaging.items import GalleryChunkItem, GalleryFailed, GalleryReady, Rejection
 from edge.messaging.schemas import GalleryChunk, RejectionCode, gallery_digest
 from edge.messaging.settings import IntakeLimits
@@ -43,6 +48,16 @@ class _Received:
     payload_sha256: bytes
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """A chunk of the requested flight's gallery that reached the request, held or refused."""
+
+    index: int
+    payload_sha256: bytes
+    entries: int
+    gallery_version: int
+
+
 @dataclass
 class _Request:
     request_id: str
@@ -51,6 +66,8 @@ class _Request:
     first: GalleryChunk | None = None  # header of the first chunk received
     chunks: dict[int, _Received] = field(default_factory=dict)
     ids: set[str] = field(default_factory=set)
+    photo_bytes: int = 0  # decoded photo bytes held
+    arrivals: list[_Arrival] = field(default_factory=list)  # for the attestation of a failed request
 
     @property
     def entries(self) -> int:
@@ -127,18 +144,22 @@ class GalleryRequests:
         r = self._request
         if r is None or item.correlation_id != r.request_id:
             return [self._rejection(item, "unsolicited", "gallery response without a known correlation id")]
-        problem = self._check(r, item)
+        c = item.chunk
+        chunk_photo_bytes = sum(photo_bytes(e.photo) for e in c.entries if e.photo is not None)
+        problem = self._check(r, item, chunk_photo_bytes)
         if problem is _DUPLICATE:
             return []  # a QoS 1 redelivery of a chunk already held: nothing to do
+        if c.flight_id == r.flight_id:  # part of the gallery asked for, kept or not: the attestation counts it
+            r.arrivals.append(_Arrival(c.chunk_index, item.payload_sha256, len(c.entries), c.gallery_version))
         if problem is not None:
             return self._refuse(item, *problem)
-        decoded = decode_entries(item.chunk, self.limits.max_photo_bytes)
+        decoded = decode_entries(c, self.limits.max_photo_bytes, self.limits.max_photo_pixels)
         if isinstance(decoded, tuple):
             return self._refuse(item, *decoded)
-        c = item.chunk
         r.first = r.first or c
         r.chunks[c.chunk_index] = _Received(decoded, item.payload_sha256)
         r.ids.update(e.id for e in c.entries)
+        r.photo_bytes += chunk_photo_bytes
         if len(r.chunks) < c.chunk_count:
             log.info("gallery %s: chunk %d/%d received", r.flight_id, len(r.chunks), c.chunk_count)
             return []
@@ -146,13 +167,15 @@ class GalleryRequests:
             return self._refuse(item, "invalid", f"received {r.entries} entries, total_entries says {c.total_entries}")
         return [self._complete(r)]
 
-    def _check(self, r: _Request, item: GalleryChunkItem) -> tuple[RejectionCode, str] | None:
+    def _check(self, r: _Request, item: GalleryChunkItem, chunk_photo_bytes: int) -> tuple[RejectionCode, str] | None:
         """What is wrong with this chunk for this request, if anything (before decoding it);
         :data:`_DUPLICATE` for a chunk already held."""
         c = item.chunk
         if c.flight_id != r.flight_id:
             asked = f"request {r.request_id} asked for flight {r.flight_id!r}"
             return "wrong_flight", f"gallery is for flight {c.flight_id!r}, {asked}"
+        if c.total_entries == 0:
+            return "invalid", "empty gallery: total_entries is 0"
         limit = self.limits.max_gallery_entries
         if c.total_entries > limit:
             return "too_large", f"{c.total_entries} entries exceed {limit}"
@@ -166,11 +189,17 @@ class GalleryRequests:
             if held.payload_sha256 == item.payload_sha256:
                 return _DUPLICATE
             return "invalid", f"chunk {c.chunk_index} received twice with different content"
+        if not c.entries:
+            return "invalid", f"chunk {c.chunk_index} has no entries"
         dup = r.ids.intersection(e.id for e in c.entries)
         if dup:
             return "duplicate_id", f"entry id {sorted(dup)[0]!r} appears in more than one chunk"
         if r.entries + len(c.entries) > c.total_entries:
             return "invalid", f"more entries than total_entries ({c.total_entries})"
+        cap = self.limits.max_gallery_bytes
+        if r.photo_bytes + chunk_photo_bytes > cap:
+            total = r.photo_bytes + chunk_photo_bytes
+            return "too_large", f"gallery photos reach {total} bytes with chunk {c.chunk_index}, more than {cap}"
         return None
 
     def _complete(self, r: _Request) -> GalleryReady:
@@ -191,7 +220,10 @@ class GalleryRequests:
         r.wipe()
         self._request = None
         log.warning("gallery request %s for flight %s failed: %s", r.request_id, r.flight_id, reason)
-        return GalleryFailed(r.request_id, r.flight_id, reason)
+        got = sorted(r.arrivals, key=lambda a: a.index)  # stable: a chunk received twice keeps arrival order
+        digest = gallery_digest((a.payload_sha256 for a in got), prehashed=True) if got else None
+        return GalleryFailed(r.request_id, r.flight_id, reason, gallery_version=got[0].gallery_version if got else None,
+                             entries_received=sum(a.entries for a in got), received_sha256=digest)
 
     def _refuse(self, item: GalleryChunkItem, code: RejectionCode, reason: str) -> list[ChunkResult]:
         return [self._rejection(item, code, reason), self._fail(f"{code}: {reason}")]

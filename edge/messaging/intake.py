@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from edge.core.gallery import GalleryItem
+from edge.core.image_header import ImageHeaderError, read_header
 from edge.messaging.b64 import Base64Error, b64decode, decoded_size
 from edge.messaging.items import (
     AssignmentUpdate,
@@ -212,67 +213,73 @@ def _check_chunk(
 
 
 # --------------------------------------------------------------------------- decoding entries
-_JPEG = np.frombuffer(b"\xff\xd8\xff", np.uint8)
-_PNG = np.frombuffer(b"\x89PNG\r\n\x1a\n", np.uint8)
-_RIFF = np.frombuffer(b"RIFF", np.uint8)
-_WEBP = np.frombuffer(b"WEBP", np.uint8)
-
-
-def _starts(buf: np.ndarray, at: int, magic: np.ndarray) -> bool:
-    return len(buf) >= at + len(magic) and bool(np.array_equal(buf[at : at + len(magic)], magic))
-
-
-def is_image(buf: np.ndarray) -> bool:
-    """JPEG, PNG or WebP by their magic bytes (compared in place: no copy of the photo is made)."""
-    return _starts(buf, 0, _JPEG) or _starts(buf, 0, _PNG) or (_starts(buf, 0, _RIFF) and _starts(buf, 8, _WEBP))
-
-
 def _template_chars(dim: int) -> int:
     """Length of the base64 text of ``dim`` float32 values (padded)."""
     return (4 * dim + 2) // 3 * 4
 
 
-def _decode_entry(e: GalleryEntry, dim: int, max_photo_bytes: int) -> GalleryItem | tuple[RejectionCode, str]:
-    """Decode one entry into wipeable buffers; on refusal nothing decoded is left unwiped."""
-    if e.template is not None:
-        if len(e.template) != _template_chars(dim):  # cheap: refused before anything is decoded
-            return "invalid", f"template of entry {e.id!r} is not {dim} float32 values"
-        try:
-            raw = b64decode(e.template)
-        except Base64Error as exc:
-            return "invalid", f"template of entry {e.id!r} is not valid base64: {exc}"
-        if len(raw) != 4 * dim:
-            raw.fill(0)
-            return "invalid", f"template of entry {e.id!r} is not {dim} float32 values"
-        template = raw.view("<f4")  # shares raw's memory: wiping the template wipes the decoded bytes
-        if not bool(np.isfinite(template).all()) or not bool(template.any()):
-            raw.fill(0)
-            return "bad_template", f"template of entry {e.id!r} is not finite or all zero"
-        return GalleryItem(e.id, template=template)
+def photo_bytes(text: str) -> int:
+    """The bytes the base64 ``text`` of a photo decodes to, from its length and padding alone (exact
+    for valid base64; what is not valid is refused when decoded)."""
+    return decoded_size(len(text)) - (2 if text.endswith("==") else 1 if text.endswith("=") else 0)
+
+
+def _decode_photo(
+    e: GalleryEntry, max_photo_bytes: int, max_photo_pixels: int
+) -> GalleryItem | tuple[RejectionCode, str]:
     assert e.photo is not None
-    # The decoded size is known from the text's length (within 2 bytes): refuse before decoding.
-    if decoded_size(len(e.photo)) - 2 > max_photo_bytes:
+    # The decoded size is known from the text (length and padding): refuse before decoding.
+    if photo_bytes(e.photo) > max_photo_bytes:
         return "too_large", f"photo of entry {e.id!r} exceeds {max_photo_bytes} bytes"
     try:
         photo = b64decode(e.photo)
     except Base64Error as exc:
         return "invalid", f"photo of entry {e.id!r} is not valid base64: {exc}"
-    if len(photo) > max_photo_bytes:
+    # What a decoder would allocate is what the header declares: a small file can declare a huge
+    # image (a decompression bomb), so the declared size is checked here, before anything decodes it.
+    try:
+        header = read_header(photo)
+    except ImageHeaderError as exc:
         photo.fill(0)
-        return "too_large", f"photo of entry {e.id!r} exceeds {max_photo_bytes} bytes"
-    if not is_image(photo):
+        return "invalid", f"photo of entry {e.id!r} has no readable JPEG, PNG or WebP header: {exc}"
+    if header.pixels > max_photo_pixels:
         photo.fill(0)
-        return "invalid", f"photo of entry {e.id!r} is not a JPEG, PNG or WebP image"
+        declared = f"{header.width}x{header.height} ({header.pixels} pixels)"
+        return "too_large", f"photo of entry {e.id!r} declares {declared}, more than {max_photo_pixels} pixels"
     return GalleryItem(e.id, photo=photo)
 
 
-def decode_entries(chunk: GalleryChunk, max_photo_bytes: int) -> list[GalleryItem] | tuple[RejectionCode, str]:
+def _decode_entry(
+    e: GalleryEntry, dim: int, max_photo_bytes: int, max_photo_pixels: int
+) -> GalleryItem | tuple[RejectionCode, str]:
+    """Decode one entry into wipeable buffers; on refusal nothing decoded is left unwiped."""
+    if e.template is None:
+        return _decode_photo(e, max_photo_bytes, max_photo_pixels)
+    if len(e.template) != _template_chars(dim):  # cheap: refused before anything is decoded
+        return "invalid", f"template of entry {e.id!r} is not {dim} float32 values"
+    try:
+        raw = b64decode(e.template)
+    except Base64Error as exc:
+        return "invalid", f"template of entry {e.id!r} is not valid base64: {exc}"
+    if len(raw) != 4 * dim:
+        raw.fill(0)
+        return "invalid", f"template of entry {e.id!r} is not {dim} float32 values"
+    template = raw.view("<f4")  # shares raw's memory: wiping the template wipes the decoded bytes
+    if not bool(np.isfinite(template).all()) or not bool(template.any()):
+        raw.fill(0)
+        return "bad_template", f"template of entry {e.id!r} is not finite or all zero"
+    return GalleryItem(e.id, template=template)
+
+
+def decode_entries(
+    chunk: GalleryChunk, max_photo_bytes: int, max_photo_pixels: int
+) -> list[GalleryItem] | tuple[RejectionCode, str]:
     """Decode a chunk's entries, each base64 field once, into buffers that :meth:`GalleryItem.wipe`
-    zeroes. Checks photo size and type and template length and values. On the first bad entry,
-    everything decoded so far is wiped and ``(code, reason)`` returned."""
+    zeroes. Checks photo size, header and declared pixel count, and template length and values. On
+    the first bad entry, everything decoded so far is wiped and ``(code, reason)`` returned."""
     items: list[GalleryItem] = []
     for e in chunk.entries:
-        got = _decode_entry(e, chunk.dim, max_photo_bytes)
+        got = _decode_entry(e, chunk.dim, max_photo_bytes, max_photo_pixels)
         if isinstance(got, tuple):
             for it in items:
                 it.wipe()

@@ -87,11 +87,21 @@ class GalleryReady:
 @dataclass(frozen=True)
 class GalleryFailed:
     """The request ``request_id`` will not complete (a refused chunk, or no gallery in time); anything
-    received for it has been wiped. The daemon may ask again."""
+    received for it has been wiped. The daemon may ask again.
+
+    What the daemon needs to attest the wipe of a gallery it had partly received: the chunks of the
+    requested flight's gallery that reached the request (those it held, and the one refused, if it
+    was for that flight): ``entries_received`` entries over them, their ``received_sha256`` (the
+    :func:`~edge.messaging.schemas.gallery_digest` of their payloads, in chunk order; None when no
+    chunk came) and the ``gallery_version`` their header named (None when no chunk came).
+    """
 
     request_id: str
     flight_id: str
     reason: str
+    gallery_version: int | None = None
+    entries_received: int = 0
+    received_sha256: str | None = None
 
 
 Parsed = AssignmentUpdate | ConfigUpdate | CommandItem | GalleryChunkItem

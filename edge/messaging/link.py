@@ -115,6 +115,7 @@ class GateLink:
             mqtt,
             f"gate-edge-{gate_id}",
             subscriptions=self.topics.subscriptions(),
+            qos0=[self.topics.gallery_response],
             status_topic=self.topics.status,
             birth=lambda: self._birth_bytes,
             will=Status(gate=gate_id, online=False, software_version=software_version).to_bytes(),

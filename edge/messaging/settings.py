@@ -62,7 +62,13 @@ class IntakeLimits:
     max_gallery_entries: int = 100_000
     max_photo_bytes: int = 2 * 1024 * 1024  # one decoded photo
     gallery_timeout_s: float = 30.0  # from sending a request to its last chunk
+    # Declared by a photo's header, checked before anything decodes it: decoding allocates what the
+    # header declares, about 3 bytes a pixel, so a small file must not declare a huge image. A
+    # passport photo is well under 1 megapixel; camera photos used as test galleries reach about 13.
+    max_photo_pixels: int = 24_000_000
+    max_gallery_bytes: int = 256 * 1024 * 1024  # the decoded photos of one gallery, together
 
     def __post_init__(self) -> None:
-        if self.max_gallery_entries < 1 or self.max_photo_bytes < 1 or not self.gallery_timeout_s > 0:
+        positive = (self.max_gallery_entries, self.max_photo_bytes, self.max_photo_pixels, self.max_gallery_bytes)
+        if min(positive) < 1 or not self.gallery_timeout_s > 0:
             raise ValueError(f"intake limits must be positive: {self}")

@@ -1,11 +1,15 @@
 """A private Mosquitto for tests and the demo: free loopback port, own config in a temp dir.
 
-Plain (anonymous) or secured (TLS with client certificates + password file + ACL). Restartable on
-the same port, with persistence, so outage tests keep sessions and retained messages.
+Plain (anonymous, or with a password file), or the fleet's own secured broker: the SHIPPED
+``deploy/mosquitto/gate-edge.conf`` and ``gate-edge.acl``, with only what a test must change
+substituted (the listener's port and address, the certificate files, the ACL's location) and a
+main config like Debian's around it (persistence location, logging, ``user root`` when run as
+root). Restartable on the same port, with persistence, so outage tests keep sessions and retained
+messages.
 
     with Broker() as b:           # plain
         ...b.port...
-    b = Broker(tls=TlsFiles(...), users={"G1": "pw"}, acl=GATE_ACL).start()
+    b = Broker(tls=TlsFiles(ca, server_crt, server_key)).start()   # the shipped config and ACL
     b.restart()                   # same port, same persisted state
 """
 
@@ -27,34 +31,10 @@ from types import TracebackType
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto")
 
-# Per-gate ACL for username == gate id (see deploy/mosquitto/acl for the documented production one).
-GATE_ACL = """\
-pattern write gate/v1/%u/status
-pattern write gate/v1/%u/gallery/request
-pattern write gate/v1/%u/events
-pattern write gate/v1/%u/wipe
-pattern write gate/v1/%u/config/reported
-pattern write gate/v1/%u/telemetry
-pattern write gate/v1/%u/rejected
-pattern write gate/v1/%u/replies/#
-pattern write gate/v1/%u/replies
-pattern read gate/v1/%u/assignment
-pattern read gate/v1/%u/gallery/response
-pattern read gate/v1/%u/config/desired
-pattern read gate/v1/%u/cmd/+
-pattern read fleet/v1/config
-
-user gallery-service
-topic read gate/v1/+/gallery/request
-topic write gate/v1/+/gallery/response
-
-user dcs
-topic write gate/v1/+/assignment
-
-user fleet-admin
-topic readwrite fleet/v1/#
-topic readwrite gate/v1/#
-"""
+# The broker configuration a fleet installs (this file is hardware-sim/gate_sim/broker.py).
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+SHIPPED_CONF = "gate-edge.conf"
+SHIPPED_ACL = "gate-edge.acl"
 
 
 class BrokerError(RuntimeError):
@@ -63,10 +43,11 @@ class BrokerError(RuntimeError):
 
 @dataclass(frozen=True)
 class TlsFiles:
+    """The test PKI's files that replace the shipped config's /etc/mosquitto/certs/ ones."""
+
     ca_file: Path
     cert_file: Path  # server
     key_file: Path
-    require_client_cert: bool = True
 
 
 def find_mosquitto() -> str:
@@ -90,7 +71,40 @@ def password_line(username: str, password: str, iterations: int = 101) -> str:
     return f"{username}:$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def shipped_config(text: str, *, host: str, port: int, tls: TlsFiles, acl_file: Path) -> str:
+    """The shipped conf.d file with only the test's substitutions: the one listener moves to
+    ``host:port``, the certificate files and the ACL's path are the test's. Everything else is kept
+    as shipped. Raises BrokerError when the file no longer has what is substituted, or names another
+    system path a test cannot use, so that the tests never silently run a different configuration."""
+    subst = {"cafile": str(tls.ca_file), "certfile": str(tls.cert_file), "keyfile": str(tls.key_file),
+             "acl_file": str(acl_file)}
+    seen: list[str] = []
+    out = []
+    for line in text.splitlines():
+        words = line.split()
+        key = words[0] if words and not words[0].startswith("#") else None
+        if key == "listener":
+            out.append(f"listener {port} {host}")
+            seen.append(key)
+        elif key in subst:
+            out.append(f"{key} {subst[key]}")
+            seen.append(key)
+        elif key is not None and any(w.startswith("/") for w in words[1:]):
+            raise BrokerError(f"{SHIPPED_CONF} names a path a test cannot use: {line.strip()!r}")
+        else:
+            out.append(line)
+    missing = sorted((set(subst) | {"listener"}) - set(seen))
+    if missing or seen.count("listener") != 1:
+        expected = f"exactly one listener and {sorted(subst)}"
+        raise BrokerError(f"{SHIPPED_CONF} changed: expected {expected}; missing {missing}")
+    return "\n".join(out) + "\n"
+
+
 class Broker:
+    """A private Mosquitto. Without ``tls``: a plain listener, anonymous unless ``users`` (name ->
+    password) makes a password file. With ``tls``: the shipped fleet config and ACL (see the module
+    doc); ``users``, ``persistence`` and ``message_size_limit`` are then the shipped file's business."""
+
     def __init__(
         self,
         port: int | None = None,
@@ -98,29 +112,33 @@ class Broker:
         *,
         tls: TlsFiles | None = None,
         users: dict[str, str] | None = None,
-        acl: str | None = None,
         persistence: bool = True,
         message_size_limit: int = 0,
+        shipped_dir: Path | None = None,
     ) -> None:
+        if tls is not None and (users is not None or not persistence or message_size_limit):
+            raise ValueError("the shipped config decides users, persistence and packet size: do not override them")
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="gate-broker-"))
         self.tls = tls
         self.users = users
-        self.acl = acl
         self.persistence = persistence
         self.message_size_limit = message_size_limit
+        self.shipped_dir = shipped_dir or SHIPPED_DIR
         self.proc: subprocess.Popen[bytes] | None = None
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
         self._write_config()
 
-    def _write_config(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    @property
+    def db_path(self) -> Path:
+        """Where Mosquitto saves its persistence (on stop, and every autosave_interval)."""
+        return self.workdir / "mosquitto.db"
+
+    def _main_lines(self) -> list[str]:
         lines = [
-            f"listener {self.port} {self.host}",
-            f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "log_dest stderr",
             "log_type error",
@@ -132,6 +150,24 @@ class Broker:
         # As root, Mosquitto drops to user 'mosquitto', which then cannot read 0600 keys made here.
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lines.insert(0, "user root")
+        return lines
+
+    def _write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        lines = self._main_lines()
+        if self.tls is not None:
+            # Laid out as on a Debian broker: a main config that includes conf.d/gate-edge.conf.
+            conf_d = self.workdir / "conf.d"
+            conf_d.mkdir(exist_ok=True)
+            text = (self.shipped_dir / SHIPPED_CONF).read_text()
+            acl = self.shipped_dir / SHIPPED_ACL
+            (conf_d / SHIPPED_CONF).write_text(
+                shipped_config(text, host=self.host, port=self.port, tls=self.tls, acl_file=acl)
+            )
+            lines.append(f"include_dir {conf_d}")
+            self.config_path.write_text("\n".join(lines) + "\n")
+            return
+        lines += [f"listener {self.port} {self.host}", f"persistence {'true' if self.persistence else 'false'}"]
         if self.message_size_limit:
             lines.append(f"max_packet_size {self.message_size_limit}")
         if self.users is not None:
@@ -141,18 +177,6 @@ class Broker:
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines.append("allow_anonymous true")
-        if self.acl is not None:
-            acl = self.workdir / "acl"
-            acl.write_text(self.acl)
-            lines.append(f"acl_file {acl}")
-        if self.tls is not None:
-            lines += [
-                f"cafile {self.tls.ca_file}",
-                f"certfile {self.tls.cert_file}",
-                f"keyfile {self.tls.key_file}",
-                f"require_certificate {'true' if self.tls.require_client_cert else 'false'}",
-                "tls_version tlsv1.2",
-            ]
         self.config_path.write_text("\n".join(lines) + "\n")
 
     # ------------------------------------------------------------------ lifecycle

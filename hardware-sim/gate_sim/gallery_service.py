@@ -182,7 +182,10 @@ class GalleryService:
     def answer(self, req: GalleryRequest, response_topic: str, correlation: bytes) -> Served:
         chunks = self.build(req.gate, req.flight_id)
         for payload in chunks:
-            self.client.publish(OutMessage(response_topic, payload, correlation_data=correlation)).wait(5.0)
+            # Photos at QoS 0: the broker never queues a gallery for an offline gate, nor writes it to
+            # mosquitto.db; the gate asks again. The expiry keeps one from outliving the request's time-out.
+            msg = OutMessage(response_topic, payload, qos=0, message_expiry_s=30, correlation_data=correlation)
+            self.client.publish(msg).wait(5.0)
         n = sum(len(json.loads(c).get("entries", [])) for c in chunks if c.endswith(b"}"))
         served = Served(req.gate, req.flight_id, self.gallery_version, n, gallery_digest(chunks))
         self.served.append(served)

@@ -7,6 +7,7 @@ import base64
 import json
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,8 +21,9 @@ from edge.messaging.settings import IntakeLimits
 
 from .chunks import CTX, NOW, PHOTO, T, b64, chunk, msg, tmpl
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
-WEBP = b"RIFF\x10\0\0\0WEBPVP8 " + b"\0" * 40
+_TINY = np.random.default_rng(0).integers(0, 256, (12, 10, 3), np.uint8)
+PNG = cv2.imencode(".png", _TINY)[1].tobytes()
+WEBP = cv2.imencode(".webp", _TINY)[1].tobytes()
 
 
 class Clock:
@@ -198,6 +200,8 @@ BAD = [
     ("bad_template", {"id": "x", "template": b64(np.full(128, np.inf, "<f4").tobytes())}),
     ("bad_template", {"id": "x", "template": b64(np.zeros(128, "<f4").tobytes())}),
     ("invalid", {"id": "x", "photo": b64(b"GIF89a" + b"\0" * 20)}),
+    ("invalid", {"id": "x", "photo": b64(b"\xff\xd8\xff" + b"\0" * 40)}),  # JPEG magic, no frame header
+    ("too_large", {"id": "x", "photo": b64(PNG)}),  # 120 pixels declared, more than the 100 allowed here
     ("invalid", {"id": "x", "photo": "not base64!"}),
     ("invalid", {"id": "x", "photo": b64(b"\xff\xd8\xff" + b"\1" * 40)[:-1]}),  # cut short
     ("too_large", {"id": "x", "photo": b64(b"\xff\xd8\xff" + b"\0" * 2000)}),
@@ -218,14 +222,15 @@ def test_decoded_entries_are_checked_and_refusals_leave_nothing_behind(
     intake_b64decode = intake.b64decode
     monkeypatch.setattr(intake, "b64decode", spy)
     good = {"id": "ok", "template": tmpl(3)}
-    got = decode_entries(entries_of(good, entry), max_photo_bytes=1024)
+    got = decode_entries(entries_of(good, entry), max_photo_bytes=1024, max_photo_pixels=100)
     assert isinstance(got, tuple) and got[0] == expected and "x" in got[1]
     assert decoded and all(not d.any() for d in decoded)  # the good entry before it is wiped too
 
 
 def test_photos_of_each_type_decode_into_wipeable_arrays() -> None:
     got = decode_entries(entries_of({"id": "j", "photo": b64(PHOTO)}, {"id": "p", "photo": b64(PNG)},
-                                    {"id": "w", "photo": b64(WEBP)}), max_photo_bytes=len(PHOTO))
+                                    {"id": "w", "photo": b64(WEBP)}), max_photo_bytes=len(PHOTO),
+                         max_photo_pixels=10**8)
     assert isinstance(got, list) and [i.id for i in got] == ["j", "p", "w"]
     assert [i.photo.tobytes() for i in got if i.photo is not None] == [PHOTO, PNG, WEBP]
     for i in got:
