@@ -21,15 +21,19 @@ from the daemon's loop (through :class:`~edge.messaging.link.GateLink`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from edge.core.gallery import Gallery, GalleryItem
+from edge.messaging.envelope import EnvelopeRefused, TrustAnchors
 from edge.messaging.intake import decode_entries, photo_bytes
 from edge.messaging.items import GalleryChunkItem, GalleryFailed, GalleryReady, Rejection
-from edge.messaging.schemas import GalleryChunk, RejectionCode, gallery_digest
+from edge.messaging.schemas import GalleryChunk, GalleryManifest, RejectionCode, gallery_digest
 from edge.messaging.settings import IntakeLimits
 from edge.messaging.topics import InboundKind
 
@@ -68,6 +72,7 @@ class _Request:
     ids: set[str] = field(default_factory=set)
     photo_bytes: int = 0  # decoded photo bytes held
     arrivals: list[_Arrival] = field(default_factory=list)  # for the attestation of a failed request
+    manifest: dict[str, str] | None = None  # entry id -> sha256 the gallery authority signed (from chunk 0)
 
     @property
     def entries(self) -> int:
@@ -92,8 +97,10 @@ class Progress:
 
 
 class GalleryRequests:
-    def __init__(self, limits: IntakeLimits, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limits: IntakeLimits, trust: TrustAnchors,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
+        self._trust = trust
         self._clock = clock
         self._request: _Request | None = None
 
@@ -153,6 +160,11 @@ class GalleryRequests:
             r.arrivals.append(_Arrival(c.chunk_index, item.payload_sha256, len(c.entries), c.gallery_version))
         if problem is not None:
             return self._refuse(item, *problem)
+        if c.chunk_index == 0 or c.manifest is not None:
+            signed = self._manifest(r, c)
+            if isinstance(signed, tuple):
+                return self._refuse(item, *signed)
+            r.manifest = signed
         decoded = decode_entries(c, self.limits.max_photo_bytes, self.limits.max_photo_pixels)
         if isinstance(decoded, tuple):
             return self._refuse(item, *decoded)
@@ -165,7 +177,45 @@ class GalleryRequests:
             return []
         if r.entries != c.total_entries:
             return self._refuse(item, "invalid", f"received {r.entries} entries, total_entries says {c.total_entries}")
+        forged = self._unsigned_entry(r)
+        if forged is not None:
+            return self._refuse(item, "bad_signature", forged)
         return [self._complete(r)]
+
+    def _manifest(self, r: _Request, c: GalleryChunk) -> dict[str, str] | tuple[RejectionCode, str]:
+        """The entries the gallery authority signed for this very request, from chunk 0's manifest."""
+        if c.chunk_index != 0:
+            return "invalid", f"chunk {c.chunk_index} carries a manifest: only chunk 0 may"
+        if c.manifest is None:
+            return "unsigned", "chunk 0 carries no manifest signed by the gallery authority"
+        try:
+            m = GalleryManifest.model_validate_json(self._trust.open(c.manifest.encode(), "gallery_authority"))
+        except EnvelopeRefused as exc:
+            return exc.code, f"manifest: {exc.reason}"
+        except ValidationError as exc:
+            return "invalid", f"manifest: {exc.error_count()} errors ({exc.errors(include_input=False)[0]['msg']})"
+        if m.request_id != r.request_id:
+            return "replayed", f"the manifest was signed for request {m.request_id}, not {r.request_id}"
+        for name in ("gate", "flight_id", "gallery_version", "embedding_model", "dim", "expires_at", "chunk_count"):
+            if getattr(m, name) != getattr(c, name):
+                return "invalid", f"the signed manifest and the chunk disagree on {name}"
+        signed = {e.id: e.sha256 for e in m.entries}
+        if len(signed) != len(m.entries) or len(signed) != c.total_entries:
+            return "invalid", f"the manifest lists {len(m.entries)} entries, total_entries says {c.total_entries}"
+        return signed
+
+    @staticmethod
+    def _unsigned_entry(r: _Request) -> str | None:
+        """Why an entry is not exactly what the gallery authority signed (None: all are)."""
+        signed = r.manifest or {}
+        for chunk in r.chunks.values():
+            for it in chunk.items:
+                buf = it.photo if it.photo is not None else it.template
+                # hashlib reads the numpy buffer in place: no copy of the photo is made.
+                digest = hashlib.sha256(buf.data if buf is not None else b"").hexdigest()
+                if signed.get(it.id) != digest:
+                    return f"entry {it.id!r} is not the one the gallery authority signed"
+        return None
 
     def _check(self, r: _Request, item: GalleryChunkItem, chunk_photo_bytes: int) -> tuple[RejectionCode, str] | None:
         """What is wrong with this chunk for this request, if anything (before decoding it);

@@ -100,7 +100,7 @@ class GateLink:
             embedder_dim=embedder_dim,
             max_payload_bytes=mqtt.max_payload_bytes,
         )
-        self.gallery_requests = GalleryRequests(limits)
+        self.gallery_requests = GalleryRequests(limits, trust)
         self.outbox = Outbox(Path(state_dir) / "outbox.sqlite3", outbox_max)
         self.floors = Floors(state_dir)
         self._acks: collections.deque[Ack] = collections.deque()

@@ -14,6 +14,7 @@ on purpose, for tests of the device's validation.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import threading
@@ -27,13 +28,22 @@ import cv2
 import numpy as np
 
 from edge.messaging.client import MessagingError, MqttClient, OutMessage
-from edge.messaging.schemas import GalleryChunk, GalleryEntry, GalleryRequest, gallery_digest
+from edge.messaging.envelope import Signer
+from edge.messaging.schemas import (
+    GalleryChunk,
+    GalleryEntry,
+    GalleryManifest,
+    GalleryRequest,
+    ManifestEntry,
+    gallery_digest,
+)
 from edge.messaging.settings import MqttConfig
 
 log = logging.getLogger(__name__)
 
 EntrySource = Sequence[tuple[str, Path]] | Callable[[str], Sequence[tuple[str, Path]]]
-Sabotage = Literal["wrong_model", "expired", "bad_template", "duplicate_id", "malformed", "wrong_gate", "wrong_flight"]
+Sabotage = Literal["wrong_model", "expired", "bad_template", "duplicate_id", "malformed", "wrong_gate", "wrong_flight",
+                   "substitute"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class GalleryService:
         gallery_version: int = 1,
         client_id: str = "gallery-service",
         photo_max_side: int | None = 640,
+        signer: Signer | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.entries = entries
@@ -91,6 +102,7 @@ class GalleryService:
         self.ttl = ttl
         self.gallery_version = gallery_version
         self.photo_max_side = photo_max_side
+        self.signer = signer  # the gallery authority's key: signs each gallery's manifest
         self.sabotage: Sabotage | None = None
         self.served: list[Served] = []
         self.errors: list[str] = []
@@ -137,15 +149,23 @@ class GalleryService:
         vec = np.asarray(self.embed(data), dtype="<f4").reshape(-1)
         return GalleryEntry(id=gid, template=base64.b64encode(vec.tobytes()).decode())
 
-    def build(self, gate: str, flight_id: str) -> list[bytes]:
-        """The chunk payloads of a flight's gallery for a gate (sabotage applied, then cleared)."""
+    def build(self, gate: str, flight_id: str, request_id: str = "unrequested") -> list[bytes]:
+        """The chunk payloads of a flight's gallery for a gate's request (sabotage applied, then cleared).
+        With a signer, chunk 0 carries the manifest of every entry, signed for this request."""
         bad, self.sabotage = self.sabotage, None
         entries = [self._entry(g, p) for g, p in self._list(flight_id)]
+        now = datetime.now(timezone.utc)
+        expires = now - timedelta(minutes=1) if bad == "expired" else now + self.ttl
+        manifest = None
+        if self.signer is not None and entries:
+            manifest = sign_manifest(self.signer, gate, flight_id, request_id, self.gallery_version,
+                                     self.embedding_model, self.dim, expires, len(self._split(entries)), entries)
+        if bad == "substitute" and len(entries) >= 2:  # an impostor's photo under a listed id, after signing
+            entries[0] = GalleryEntry(id=entries[0].id, photo=entries[1].photo, template=entries[1].template)
         if bad == "duplicate_id" and entries:
             entries.append(entries[0])
         if bad == "bad_template" and entries:
             entries[0] = GalleryEntry(id=entries[0].id, template=base64.b64encode(b"\0" * 12).decode())
-        now = datetime.now(timezone.utc)
         chunks = self._split(entries)
         out = []
         for i, part in enumerate(chunks):
@@ -156,12 +176,14 @@ class GalleryService:
                 "gallery_version": self.gallery_version,
                 "embedding_model": "arcface_r100" if bad == "wrong_model" else self.embedding_model,
                 "dim": self.dim,
-                "expires_at": (now - timedelta(minutes=1) if bad == "expired" else now + self.ttl).isoformat(),
+                "expires_at": expires.isoformat(),
                 "chunk_index": i,
                 "chunk_count": len(chunks),
                 "total_entries": len(entries),
                 "entries": [e.model_dump(exclude_none=True) for e in part],
             }
+            if i == 0 and manifest is not None:
+                body["manifest"] = manifest
             payload = json.dumps(body).encode()
             out.append(payload[:-7] if bad == "malformed" else payload)
         return out
@@ -180,7 +202,7 @@ class GalleryService:
         return chunks
 
     def answer(self, req: GalleryRequest, response_topic: str, correlation: bytes) -> Served:
-        chunks = self.build(req.gate, req.flight_id)
+        chunks = self.build(req.gate, req.flight_id, req.request_id)
         for payload in chunks:
             # Photos at QoS 0: the broker never queues a gallery for an offline gate, nor writes it to
             # mosquitto.db; the gate asks again. The expiry keeps one from outliving the request's time-out.
@@ -191,6 +213,17 @@ class GalleryService:
         self.served.append(served)
         log.info("gallery service: sent %s to %s (%d entries, %d chunks)", req.flight_id, req.gate, n, len(chunks))
         return served
+
+
+def sign_manifest(signer: Signer, gate: str, flight_id: str, request_id: str, version: int, model: str, dim: int,
+                  expires_at: datetime, chunk_count: int, entries: Sequence[GalleryEntry]) -> str:
+    """The gallery authority's signed manifest: every entry's sha256 over its decoded bytes."""
+    listed = [ManifestEntry(id=e.id, sha256=hashlib.sha256(base64.b64decode(e.photo or e.template or "")).hexdigest())
+              for e in entries]
+    m = GalleryManifest(gate=gate, flight_id=flight_id, request_id=request_id, gallery_version=version,
+                        embedding_model=model, dim=dim, issued_at=datetime.now(timezone.utc), expires_at=expires_at,
+                        chunk_count=chunk_count, entries=listed)
+    return signer(m.to_bytes()).decode()
 
 
 def entries_from_faces(

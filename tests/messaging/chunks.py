@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.messaging.envelope import TrustAnchors, sign
 from edge.messaging.intake import IntakeContext
+from edge.messaging.schemas import GalleryManifest, ManifestEntry
 from edge.messaging.topics import Topics
 from edge.messaging.wire import Inbound
 
@@ -31,8 +35,36 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+AUTHORITY = Ed25519PrivateKey.generate()  # the gallery authority of these tests
+TRUST = TrustAnchors.of({"gallery_authority": [AUTHORITY.public_key()]})
+
+
+def _default_entries(i: int) -> list[dict[str, Any]]:
+    return [{"id": f"P{i}a", "template": tmpl(i)}, {"id": f"P{i}b", "template": tmpl(100 + i)}]
+
+
+def _digest(text: str) -> str:
+    """sha256 of an entry's decoded bytes; of the text itself when it is not base64 (a test of bad input)."""
+    try:
+        return hashlib.sha256(base64.b64decode(text, validate=True)).hexdigest()
+    except ValueError:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def manifest(first: dict[str, Any], entries: list[dict[str, Any]], request_id: str = "req1") -> str:
+    """The signed manifest of a gallery whose chunk 0 is ``first`` and whose entries are ``entries``."""
+    listed = [ManifestEntry(id=e["id"], sha256=_digest(e.get("photo") or e["template"])) for e in entries]
+    m = GalleryManifest(gate=first["gate"], flight_id=first["flight_id"], request_id=request_id,
+                        gallery_version=first["gallery_version"], embedding_model=first["embedding_model"],
+                        dim=first["dim"], issued_at=NOW, expires_at=first["expires_at"],
+                        chunk_count=first["chunk_count"], entries=listed)
+    return sign(m.to_bytes(), "gallery_authority", AUTHORITY).decode()
+
+
 def chunk(i: int = 0, n: int = 1, entries: list[dict[str, Any]] | None = None, **kw: Any) -> dict[str, Any]:
-    """Chunk ``i`` of ``n`` of flight LH123's gallery: two template entries each, unless ``entries``."""
+    """Chunk ``i`` of ``n`` of flight LH123's gallery: two template entries each, unless ``entries``.
+    Chunk 0 carries the signed manifest of the whole gallery (the default entries of all ``n`` chunks,
+    or ``entries`` for a one-chunk gallery) unless ``manifest`` is given (None: no manifest)."""
     body: dict[str, Any] = {
         "schema": "gate-edge/gallery/1",
         "gate": "G1",
@@ -44,11 +76,14 @@ def chunk(i: int = 0, n: int = 1, entries: list[dict[str, Any]] | None = None, *
         "chunk_index": i,
         "chunk_count": n,
         "total_entries": 2 * n,
-        "entries": entries
-        if entries is not None
-        else [{"id": f"P{i}a", "template": tmpl(i)}, {"id": f"P{i}b", "template": tmpl(100 + i)}],
+        "entries": entries if entries is not None else _default_entries(i),
     }
     body.update(kw)
+    if i == 0 and "manifest" not in kw and body["entries"]:
+        everything = body["entries"] if entries is not None else [e for j in range(n) for e in _default_entries(j)]
+        body["manifest"] = manifest(body, everything)
+    if body.get("manifest") is None:
+        body.pop("manifest", None)
     return body
 
 

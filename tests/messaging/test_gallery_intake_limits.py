@@ -30,7 +30,7 @@ from edge.messaging.link import GateLink
 from edge.messaging.schemas import gallery_digest
 from edge.messaging.settings import IntakeLimits, MqttConfig
 
-from .chunks import PHOTO, b64, chunk, tmpl
+from .chunks import PHOTO, TRUST, b64, chunk, manifest, tmpl
 from .test_gallery_requests import Clock, codes, item, owner
 
 
@@ -105,6 +105,7 @@ def test_an_empty_gallery_is_refused() -> None:
 
 def test_the_gallery_byte_budget_is_checked_before_a_chunk_is_decoded(decoded: list[np.ndarray]) -> None:
     bodies = [chunk(i, 2, entries=[{"id": f"P{i}", "photo": b64(PHOTO)}], total_entries=2) for i in range(2)]
+    bodies[0]["manifest"] = manifest(bodies[0], bodies[0]["entries"] + bodies[1]["entries"])
     g = owner(IntakeLimits(max_gallery_bytes=len(PHOTO) + 1))
     assert g.add(item(bodies[0])) == []
     results = g.add(item(bodies[1]))
@@ -146,7 +147,7 @@ def test_a_failed_request_says_what_it_had_received() -> None:
     assert isinstance(f2, GalleryFailed)
     assert (f2.entries_received, f2.gallery_version, f2.received_sha256) == (0, None, None)
     # Nor is anything without a request
-    assert codes(GalleryRequests(IntakeLimits()).add(item(first))) == ["unsolicited"]
+    assert codes(GalleryRequests(IntakeLimits(), TRUST).add(item(first))) == ["unsolicited"]
 
 
 def test_the_gate_refuses_the_bomb_over_mqtt_and_says_so(

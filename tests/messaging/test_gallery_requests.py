@@ -10,16 +10,18 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.core.gallery import Gallery
 from edge.messaging import intake
+from edge.messaging.envelope import sign
 from edge.messaging.gallery_requests import GalleryRequests
 from edge.messaging.intake import decode_entries, parse
 from edge.messaging.items import GalleryChunkItem, GalleryFailed, GalleryReady, Rejection
 from edge.messaging.schemas import GalleryChunk, gallery_digest
 from edge.messaging.settings import IntakeLimits
 
-from .chunks import CTX, NOW, PHOTO, T, b64, chunk, msg, tmpl
+from .chunks import CTX, NOW, PHOTO, TRUST, T, b64, chunk, manifest, msg, tmpl
 
 _TINY = np.random.default_rng(0).integers(0, 256, (12, 10, 3), np.uint8)
 PNG = cv2.imencode(".png", _TINY)[1].tobytes()
@@ -41,7 +43,7 @@ def item(body: dict[str, Any], corr: bytes | None = b"req1") -> GalleryChunkItem
 
 
 def owner(limits: IntakeLimits | None = None, clock: Clock | None = None, flight: str = "LH123") -> GalleryRequests:
-    g = GalleryRequests(limits or IntakeLimits(), clock or Clock())
+    g = GalleryRequests(limits or IntakeLimits(), TRUST, clock or Clock())
     g.opened("req1", flight)
     return g
 
@@ -88,7 +90,7 @@ def test_a_chunk_nobody_asked_for_is_refused_and_fails_nothing(corr: bytes | Non
     (r,) = g.add(item(chunk(), corr=corr))
     assert isinstance(r, Rejection) and r.code == "unsolicited" and r.topic == T.gallery_response
     assert g.progress is not None  # the outstanding request is untouched
-    assert codes(GalleryRequests(IntakeLimits()).add(item(chunk()))) == ["unsolicited"]  # nothing outstanding
+    assert codes(GalleryRequests(IntakeLimits(), TRUST).add(item(chunk()))) == ["unsolicited"]  # nothing outstanding
 
 
 def test_a_chunk_of_another_flight_is_refused_with_both_flights_named_and_the_request_fails() -> None:
@@ -236,3 +238,29 @@ def test_photos_of_each_type_decode_into_wipeable_arrays() -> None:
     for i in got:
         i.wipe()
         assert i.photo is not None and not i.photo.any()
+
+
+# --------------------------------------------------------------------------- the signed manifest
+def test_a_gallery_without_the_authoritys_signed_manifest_is_refused() -> None:
+    assert codes(owner().add(item(chunk(manifest=None)))) == ["unsigned", "GalleryFailed"]
+    forged = chunk()
+    other = Ed25519PrivateKey.generate()  # not a trust anchor: someone with publish rights, not the authority
+    env = json.loads(forged["manifest"])
+    forged["manifest"] = sign(base64.b64decode(env["payload"]), "gallery_authority", other).decode()
+    assert codes(owner().add(item(forged))) == ["unknown_key", "GalleryFailed"]
+
+
+def test_a_manifest_signed_for_another_request_is_a_replay() -> None:
+    old = chunk()
+    old["manifest"] = manifest(old, old["entries"], request_id="an-earlier-request")
+    results = owner().add(item(old))
+    assert codes(results) == ["replayed", "GalleryFailed"] and "an-earlier-request" in results[0].reason
+
+
+def test_an_entry_swapped_after_signing_is_refused_and_nothing_is_kept() -> None:
+    body = chunk()
+    body["entries"][0]["template"] = tmpl(999)  # an impostor's template under a listed id
+    g = owner()
+    results = g.add(item(body))
+    assert codes(results) == ["bad_signature", "GalleryFailed"] and "P0a" in results[0].reason
+    assert g._request is None  # the request failed and its buffers were wiped

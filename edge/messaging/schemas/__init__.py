@@ -37,13 +37,22 @@ from edge.messaging.schemas.commands import (
 )
 from edge.messaging.schemas.config import ConfigDesired, ConfigIssue, ConfigReported
 from edge.messaging.schemas.events import Event, WipeAttestation
-from edge.messaging.schemas.gallery import Assignment, GalleryChunk, GalleryEntry, GalleryRequest, gallery_digest
+from edge.messaging.schemas.gallery import (
+    Assignment,
+    GalleryChunk,
+    GalleryEntry,
+    GalleryManifest,
+    GalleryRequest,
+    ManifestEntry,
+    gallery_digest,
+)
 from edge.messaging.schemas.status import GallerySummary, LatencySummary, Status, Telemetry, TelemetryCounters
 
 ALL_MESSAGES: dict[str, type[Message]] = {
     "assignment": Assignment,
     "gallery_request": GalleryRequest,
     "gallery_chunk": GalleryChunk,
+    "gallery_manifest": GalleryManifest,
     "event": Event,
     "wipe_attestation": WipeAttestation,
     "config_desired": ConfigDesired,
@@ -76,11 +85,13 @@ __all__ = [
     "Event",
     "GalleryChunk",
     "GalleryEntry",
+    "GalleryManifest",
     "GalleryRequest",
     "GalleryState",
     "GallerySummary",
     "InboundMessage",
     "LatencySummary",
+    "ManifestEntry",
     "Message",
     "OptOutCommand",
     "PauseCommand",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # A hard cap on one base64 field whatever the config says; the configured limits are checked in intake.
 MAX_B64_CHARS = 48 * 1024 * 1024
 MAX_CHUNK_ENTRIES = 100_000
+MAX_MANIFEST_CHARS = 64 * 1024 * 1024  # a signed list of ids and digests; the payload cap applies first
 # Config versions are bounded so that one absurd version (10**30 was once stored) cannot lock out every
 # later push: a version must be greater than the applied one, and nothing is greater than this.
 MAX_CONFIG_VERSION = 2**31 - 1

@@ -8,8 +8,16 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from edge.messaging.ids import GATE_ID_PATTERN, ID_PATTERN
-from edge.messaging.schemas.base import MAX_B64_CHARS, MAX_CHUNK_ENTRIES, InboundMessage, Message, schema_field, utcnow
+from edge.messaging.ids import GATE_ID_PATTERN, ID_PATTERN, SHA256_PATTERN
+from edge.messaging.schemas.base import (
+    MAX_B64_CHARS,
+    MAX_CHUNK_ENTRIES,
+    MAX_MANIFEST_CHARS,
+    InboundMessage,
+    Message,
+    schema_field,
+    utcnow,
+)
 
 
 # --------------------------------------------------------------------------- assignment
@@ -81,6 +89,9 @@ class GalleryChunk(InboundMessage):
     chunk_count: int = Field(..., ge=1, le=100_000)
     total_entries: int = Field(..., ge=0)
     entries: list[GalleryEntry] = Field(..., max_length=MAX_CHUNK_ENTRIES)
+    manifest: str | None = Field(None, max_length=MAX_MANIFEST_CHARS,
+                                 description="chunk 0 only: the GalleryManifest, in an envelope signed by the "
+                                             "gallery authority")
 
     @model_validator(mode="after")
     def _consistent(self) -> GalleryChunk:
@@ -92,6 +103,29 @@ class GalleryChunk(InboundMessage):
                 raise ValueError(f"duplicate entry id {e.id!r}")
             seen.add(e.id)
         return self
+
+
+class ManifestEntry(Message):
+    id: str = Field(..., pattern=ID_PATTERN)
+    sha256: str = Field(..., pattern=SHA256_PATTERN, description="of the entry's decoded photo or template bytes")
+
+
+class GalleryManifest(Message):
+    """What the gallery authority vouches for, signed: this gallery, for this gate's request, exactly
+    these entries. Chunks are not signed one by one: every entry is checked against this."""
+
+    SCHEMA: ClassVar[str] = "gate-edge/gallery-manifest/1"
+    schema_: Literal["gate-edge/gallery-manifest/1"] = schema_field(SCHEMA)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN)
+    flight_id: str = Field(..., pattern=ID_PATTERN)
+    request_id: str = Field(..., pattern=ID_PATTERN, description="binds the gallery to one request: no replay")
+    gallery_version: int = Field(..., ge=0)
+    embedding_model: str = Field(..., min_length=1, max_length=128)
+    dim: int = Field(..., ge=1, le=4096)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    chunk_count: int = Field(..., ge=1, le=100_000)
+    entries: list[ManifestEntry] = Field(..., min_length=1, max_length=10_000_000)
 
 
 def gallery_digest(chunks: Iterable[bytes], *, prehashed: bool = False) -> str:
