@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.messaging.envelope import TrustAnchors, sign
 from edge.messaging.intake import IntakeContext
-from edge.messaging.schemas import GalleryManifest, ManifestEntry
+from edge.messaging.schemas import GalleryManifest
 from edge.messaging.topics import Topics
 from edge.messaging.wire import Inbound
 
@@ -43,22 +43,22 @@ def _default_entries(i: int) -> list[dict[str, Any]]:
     return [{"id": f"P{i}a", "template": tmpl(i)}, {"id": f"P{i}b", "template": tmpl(100 + i)}]
 
 
-def _digest(text: str) -> str:
-    """sha256 of an entry's decoded bytes; of the text itself when it is not base64 (a test of bad input)."""
+def _digest(value: object) -> str:
+    """sha256 of an entry's decoded bytes; of the value's text when it is not base64 (a test of bad input)."""
     try:
-        return hashlib.sha256(base64.b64decode(text, validate=True)).hexdigest()
+        return hashlib.sha256(base64.b64decode(str(value), validate=True)).hexdigest()
     except ValueError:
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(repr(value).encode()).hexdigest()
 
 
 def manifest(first: dict[str, Any], entries: list[dict[str, Any]], request_id: str = "req1") -> str:
-    """The signed manifest of a gallery whose chunk 0 is ``first`` and whose entries are ``entries``."""
-    listed = [ManifestEntry(id=e["id"], sha256=_digest(e.get("photo") or e["template"])) for e in entries]
-    m = GalleryManifest(gate=first["gate"], flight_id=first["flight_id"], request_id=request_id,
-                        gallery_version=first["gallery_version"], embedding_model=first["embedding_model"],
-                        dim=first["dim"], issued_at=NOW, expires_at=first["expires_at"],
-                        chunk_count=first["chunk_count"], entries=listed)
-    return sign(m.to_bytes(), "gallery_authority", AUTHORITY).decode()
+    """The signed manifest of a gallery whose chunk 0 is ``first`` and whose entries are ``entries``
+    (built as plain JSON, so that tests of malformed chunks can carry one too)."""
+    body = {"schema": GalleryManifest.SCHEMA, "request_id": request_id, "issued_at": NOW.isoformat(),
+            **{k: first.get(k) for k in ("gate", "flight_id", "gallery_version", "embedding_model", "dim",
+                                          "expires_at", "chunk_count")},
+            "entries": [{"id": e.get("id"), "sha256": _digest(e.get("photo") or e.get("template"))} for e in entries]}
+    return sign(json.dumps(body).encode(), "gallery_authority", AUTHORITY).decode()
 
 
 def chunk(i: int = 0, n: int = 1, entries: list[dict[str, Any]] | None = None, **kw: Any) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from edge.messaging.wire import Inbound
 
 from .chunks import CTX, NOW, PHOTO, T, b64, chunk, msg, tmpl
 
+ISSUED = "2030-01-01T11:59:00+00:00"
+
 
 def code(r: object) -> str:
     assert isinstance(r, Rejection), r
@@ -61,9 +63,10 @@ def test_valid_messages_of_every_kind_parse_into_typed_items() -> None:
     c = parse(msg(T.fleet_config, {"schema": "gate-edge/config-desired/1", "version": 4, "config": {"x": 1}}), CTX)
     assert isinstance(c, ConfigUpdate) and c.source == "fleet" and c.desired.version == 4
     for name in COMMAND_NAMES:
-        r = parse(msg(T.command(name), {"schema": "gate-edge/cmd/1", "request_id": "r1"}), CTX)
+        r = parse(msg(T.command(name), {"schema": "gate-edge/cmd/1", "request_id": "r1", "issued_at": ISSUED}), CTX)
         assert isinstance(r, CommandItem) and r.name == name and r.reply_topic
-    o = parse(msg(T.command("opt_out"), {"schema": "gate-edge/cmd/1", "request_id": "r1", "duration_s": 9}), CTX)
+    body = {"schema": "gate-edge/cmd/1", "request_id": "r1", "duration_s": 9, "issued_at": ISSUED}
+    o = parse(msg(T.command("opt_out"), body), CTX)
     assert isinstance(o, CommandItem) and o.request.duration_s == 9  # type: ignore[attr-defined]
     g = parse(msg(T.gallery_response, chunk()), CTX, NOW)
     # Parsed, not decoded: the entries stay base64 until the request's owner has accepted the chunk.
@@ -90,7 +93,8 @@ CASES = [
         {"schema": "gate-edge/assignment/1", "gate": "G2", "flight_id": "F", "issued_at": NOW.isoformat()},
     ),
     ("wrong_gate", T.config_desired, {"schema": CFG, "version": 9, "gate": "G2", "config": {}}),
-    ("wrong_gate", T.command("wipe"), {"schema": "gate-edge/cmd/1", "request_id": "r", "gate": "G2"}),
+    ("wrong_gate", T.command("wipe"),
+     {"schema": "gate-edge/cmd/1", "request_id": "r", "gate": "G2", "issued_at": ISSUED}),
     ("wrong_gate", T.gallery_response, chunk(gate="G2")),
     ("stale_version", T.fleet_config, {"schema": "gate-edge/config-desired/1", "version": 2, "config": {}}),
     ("stale_version", T.config_desired, {"schema": "gate-edge/config-desired/1", "version": 1, "config": {}}),
@@ -277,3 +281,14 @@ def test_generated_payloads_on_every_inbound_topic_never_raise(topic: str, paylo
 
 def test_deeply_nested_json_is_a_rejection_not_a_crash() -> None:
     assert code(parse(Inbound(T.assignment, b"[" * 100_000 + b"]" * 100_000), CTX)) in {"malformed_json", "invalid"}
+
+
+def test_entry_ids_shaped_like_personal_data_are_refused() -> None:
+    """A gallery id is an opaque token; 'SURNAME.GIVEN-BIRTHDATE' is the classic leak (names in ids)."""
+    from edge.messaging.schemas import GalleryEntry
+
+    for bad in ("DOE.JANE-1985-03-14", "JANE DOE", "X19850314", "doe_jane_2001-12-31"):
+        with pytest.raises(ValueError):
+            GalleryEntry(id=bad, template="AAAA")
+    for good in ("P-1a2b3c4d5e6f", "P0a", "000123456789", "7f3c9e21-aa"):
+        assert GalleryEntry(id=good, template="AAAA").id == good

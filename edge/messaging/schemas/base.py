@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from edge.messaging.ids import ENTRY_ID_PATTERN, opaque_entry_id
 
 # A hard cap on one base64 field whatever the config says; the configured limits are checked in intake.
 MAX_B64_CHARS = 48 * 1024 * 1024
@@ -50,3 +52,7 @@ class InboundMessage(Message):
 
 def schema_field(value: str) -> Any:
     return Field(value, alias="schema", description="message schema and version")
+
+
+# A traveller's gallery entry id: an opaque token (see edge.messaging.ids.ENTRY_ID_PATTERN).
+EntryId = Annotated[str, Field(pattern=ENTRY_ID_PATTERN), AfterValidator(opaque_entry_id)]

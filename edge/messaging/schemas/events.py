@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from edge.core.decide import Outcome
 from edge.messaging.ids import GATE_ID_PATTERN, ID_PATTERN, SHA256_PATTERN
-from edge.messaging.schemas.base import Message, WipeReason, schema_field, utcnow
+from edge.messaging.schemas.base import EntryId, Message, WipeReason, schema_field, utcnow
 
 
 # --------------------------------------------------------------------------- events and wipes
@@ -24,7 +24,7 @@ class Event(Message):
     flight_id: str | None = Field(None, pattern=ID_PATTERN)
     transaction_id: str = Field(..., pattern=ID_PATTERN)
     outcome: Outcome
-    matched_id: str | None = Field(None, pattern=ID_PATTERN, description="opaque gallery id")
+    matched_id: EntryId | None = Field(None, description="opaque gallery id")
     score: float | None = Field(None, ge=-1.0, le=1.0)
     runner_up_score: float | None = Field(None, ge=-1.0, le=1.0)
     frames_used: int = Field(0, ge=0)

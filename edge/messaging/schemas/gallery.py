@@ -13,6 +13,7 @@ from edge.messaging.schemas.base import (
     MAX_B64_CHARS,
     MAX_CHUNK_ENTRIES,
     MAX_MANIFEST_CHARS,
+    EntryId,
     InboundMessage,
     Message,
     schema_field,
@@ -61,7 +62,7 @@ class GalleryEntry(Message):
     into buffers that are wiped (base64 length, image type and template values are checked there).
     """
 
-    id: str = Field(..., pattern=ID_PATTERN)
+    id: EntryId
     template: str | None = Field(
         None, max_length=MAX_B64_CHARS, description="base64 of dim float32 little-endian values"
     )
@@ -106,7 +107,7 @@ class GalleryChunk(InboundMessage):
 
 
 class ManifestEntry(Message):
-    id: str = Field(..., pattern=ID_PATTERN)
+    id: EntryId
     sha256: str = Field(..., pattern=SHA256_PATTERN, description="of the entry's decoded photo or template bytes")
 
 
