@@ -4,6 +4,10 @@ Python frees memory lazily and the allocator reuses it without clearing, so a fr
 that is merely dropped can linger in the process for a long time. Every buffer that holds a face
 (frames, resized copies, network input blobs, aligned crops, embeddings) is registered with a
 :class:`Scratch` and overwritten with zeros when the scratch closes, also when an exception escapes.
+
+What this cannot reach: immutable Python objects (``bytes``, ``str``: an MQTT payload, the JSON text
+parsed from it) and the private buffers of native libraries (OpenCV, onnxruntime, OpenSSL). What is
+and is not guaranteed is stated in docs/security.md.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Photos are decoded and embedded in a background thread (the frame loop keeps serving the current
 gallery); the finished :class:`LiveGallery` is handed back through a queue and swapped in by the
-daemon between transactions. Every buffer on the way (encoded photo, decoded image, crop,
-template) is zeroed once used; the live gallery's own matrix is zeroed when it is wiped.
+daemon between transactions. Every numpy buffer on the way (encoded photo, decoded image, crop,
+template) is zeroed once used; the live gallery's own matrix and index are zeroed when it is wiped.
+The MQTT payload and JSON text the photos arrived in are immutable and cannot be zeroed (see
+docs/security.md for what the wipe guarantees and what it cannot).
 """
 
 from __future__ import annotations
