@@ -3,7 +3,9 @@
 What runs: a private Mosquitto on a free loopback port, the simulated departure control (assigns the
 flight), the simulated gallery service (answers the gate's request with the manifest's passport
 photos), a fleet admin (sends one opt-out, closes the flight), a watcher of the gate's topics, and
-the real gate, built by the product's composition root, on the simulated camera. Every decision is
+the real gate, built by the product's composition root, on the simulated camera. Departure control,
+the gallery service and the fleet admin sign what they send with the world's keys, which the gate
+trusts as its anchors (``gate_sim.world``), exactly as a deployed gate checks them. Every decision is
 scored against the scenario's ground truth: the event's ``started_at`` is held against the camera's
 timeline of walk-ups (never anything biometric, and nothing the gate itself is told).
 """

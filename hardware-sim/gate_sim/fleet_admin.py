@@ -1,12 +1,17 @@
 """Fleet-admin command line: push desired config, send commands, watch a gate.
 
-    python -m gate_sim.fleet_admin --port P push-config FILE [--gate G] [--version N]
-    python -m gate_sim.fleet_admin --port P cmd GATE NAME [--arg k=v ...] [--timeout 5]
+    python -m gate_sim.fleet_admin --port P push-config --signing-key KEY.pem FILE [--gate G] [--version N]
+    python -m gate_sim.fleet_admin --port P cmd --signing-key KEY.pem GATE NAME [--arg k=v ...] [--timeout 5]
     python -m gate_sim.fleet_admin --port P watch GATE [--count N] [--seconds S]
 
 FILE is YAML or JSON: either ``{version: N, config: {...}}`` or the config mapping itself (then
 ``--version`` or the current Unix time is the version). Without ``--gate`` the config goes to the
 fleet topic. ``cmd`` waits for the reply on a response topic under ``gate/v1/{gate}/replies/``.
+
+Gates act on a desired config or a command only when a trusted fleet-admin key signed it, so both go
+out in signed envelopes; KEY.pem is that private key (PEM, PKCS8; a simulated world keeps it in
+``<workdir>/keys/fleet_admin.pem``). ``--key`` stays the TLS client key. Every command carries its
+``issued_at``: a gate runs a command only within two minutes of it, and each request id once.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import yaml
 from pydantic import SecretStr
 
 from edge.messaging.client import MqttClient, OutMessage
-from edge.messaging.envelope import display_json
+from edge.messaging.envelope import Role, Signer, display_json, load_or_create_private_key
 from edge.messaging.schemas import COMMANDS, ConfigDesired
 from edge.messaging.settings import MqttConfig, TlsConfig
 from edge.messaging.topics import Topics
@@ -56,9 +61,34 @@ def mqtt_config_from(args: argparse.Namespace) -> MqttConfig:
     )
 
 
+def signer_for(role: Role) -> Callable[[str], Signer]:
+    """An argparse type: the private key file of ``role`` (PEM), read into a Signer. The file must
+    exist (load_or_create_private_key would otherwise make a fresh key that no gate trusts)."""
+
+    def read(path: str) -> Signer:
+        if not Path(path).is_file():
+            raise argparse.ArgumentTypeError(f"{path}: no such key file")
+        try:
+            return Signer(role, load_or_create_private_key(Path(path)))
+        except (ValueError, TypeError, OSError) as exc:  # not PEM, not Ed25519, encrypted, unreadable
+            raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
+
+    return read
+
+
+def add_signing_key(ap: argparse.ArgumentParser, role: Role) -> None:
+    """``--signing-key PEM`` (required), read into ``args.signer``."""
+    ap.add_argument("--signing-key", type=signer_for(role), required=True, metavar="PEM", dest="signer",
+                    help=f"the {role} private key (PEM) that signs; --key is the TLS client key")
+
+
 class FleetAdmin:
-    def __init__(self, mqtt: MqttConfig, client_id: str | None = None) -> None:
+    """Pushes desired config and sends commands, signed with ``signer`` (the fleet admin's key); a
+    FleetAdmin without one can only watch."""
+
+    def __init__(self, mqtt: MqttConfig, client_id: str | None = None, *, signer: Signer | None = None) -> None:
         self.mqtt = mqtt
+        self.signer = signer
         self._subs: list[str] = []
         self.client_id = client_id or f"fleet-admin-{uuid.uuid4().hex[:8]}"
         self.client: MqttClient | None = None
@@ -74,12 +104,17 @@ class FleetAdmin:
         if self.client is not None:
             self.client.stop()
 
+    def _sign(self, body: bytes) -> bytes:
+        if self.signer is None:
+            raise RuntimeError("fleet admin: no signing key (gates refuse unsigned config and commands)")
+        return self.signer(body)
+
     def push_config(self, config: dict[str, Any], version: int, gate: str | None = None) -> str:
         desired = ConfigDesired(version=version, gate=gate, config=config)
         t = Topics.from_config(gate or "fleet", self.mqtt)
         topic = t.config_desired if gate else t.fleet_config
         assert self.client is not None
-        self.client.publish(OutMessage(topic, desired.to_bytes(), retain=True)).wait(5.0)
+        self.client.publish(OutMessage(topic, self._sign(desired.to_bytes()), retain=True)).wait(5.0)
         return topic
 
     def command(self, gate: str, name: str, args: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
@@ -95,11 +130,12 @@ class FleetAdmin:
                 raise RuntimeError("fleet admin: no broker")
             _await_subscription(client, reply_topic, timeout)
             body = {"schema": COMMANDS[name].SCHEMA, "request_id": rid, "gate": gate, **args}
+            # Set last, over any --arg: a gate refuses a command issued more than two minutes away.
             body["issued_at"] = datetime.now(timezone.utc).isoformat()
             client.publish(
                 OutMessage(
                     t.command(name),
-                    json.dumps(body).encode(),
+                    self._sign(json.dumps(body).encode()),
                     response_topic=reply_topic,
                     correlation_data=rid.encode(),
                 )
@@ -180,11 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="gate_sim.fleet_admin", description="fleet admin for gate-edge")
     add_mqtt_args(ap)
     sub = ap.add_subparsers(dest="what", required=True)
-    p = sub.add_parser("push-config", help="publish retained desired config")
+    p = sub.add_parser("push-config", help="publish retained desired config, signed")
+    add_signing_key(p, "fleet_admin")
     p.add_argument("file", type=Path)
     p.add_argument("--gate")
     p.add_argument("--version", type=int)
-    c = sub.add_parser("cmd", help="send a command and print the reply")
+    c = sub.add_parser("cmd", help="send a signed command and print the reply")
+    add_signing_key(c, "fleet_admin")
     c.add_argument("gate")
     c.add_argument("name", choices=sorted(COMMANDS))
     c.add_argument("--arg", action="append", default=[], type=_parse_arg)
@@ -194,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--count", type=int, help="stop after this many events")
     w.add_argument("--seconds", type=float)
     args = ap.parse_args(argv)
-    admin = FleetAdmin(mqtt_config_from(args))
+    admin = FleetAdmin(mqtt_config_from(args), signer=getattr(args, "signer", None))
     try:
         if args.what == "push-config":
             doc = yaml.safe_load(args.file.read_text())

@@ -31,6 +31,7 @@ from edge.camera.capture import CaptureWorker
 from edge.config.schema import GateConfig
 from edge.daemon.wiring import build_gate
 from edge.inference.onnx_runtime import FaceModels
+from edge.messaging.envelope import Role
 from edge.messaging.settings import MqttConfig
 from edge.messaging.topics import Topics
 from edge.system.systemd import Notifier
@@ -59,7 +60,8 @@ SCENARIO: dict[str, Any] = {
 @dataclass
 class Bench:
     """One gate under test in the simulated world (``gate_sim.world``: broker, gallery service,
-    departure control, admin), with its scenario, a watcher on every gate topic, and its daemons."""
+    departure control, admin, and the keys the gate trusts), with its scenario, a watcher on every
+    gate topic, and its daemons."""
 
     sim: World
     scenario_path: Path
@@ -102,9 +104,16 @@ class Bench:
         return CaptureWorker(device if device is not None else self.device(), cfg.capture)
 
     def publish(self, topic: str, payload: bytes | dict[str, Any], *, retain: bool = False,
-                response_topic: str | None = None, correlation: bytes | None = None) -> None:
-        """Publish as an outside party (fleet admin, attacker, confused integrator)."""
-        self.sim.publish(topic, payload, retain=retain, response_topic=response_topic, correlation=correlation)
+                response_topic: str | None = None, correlation: bytes | None = None,
+                role: Role | None = None) -> None:
+        """Publish as an outside party: signed as ``role`` (departure control, the fleet admin) with the
+        key the gate trusts for it, or without a role as it is (an attacker, garbage, a forgery)."""
+        self.sim.publish(topic, payload, retain=retain, response_topic=response_topic, correlation=correlation,
+                         role=role)
+
+    def sign(self, payload: bytes | dict[str, Any], role: Role) -> bytes:
+        """``payload`` in an envelope signed as ``role`` with the key the gate trusts for it."""
+        return self.sim.sign(payload, role)
 
     def start_daemon(self, cfg: GateConfig, models: FaceModels | None, **kw: Any) -> DaemonRun:
         run = DaemonRun(cfg, models, **kw)

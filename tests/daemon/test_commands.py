@@ -16,14 +16,16 @@ from .conftest import FLIGHT, GATE, Bench, decisions, gallery_live
 
 
 def command(w: Bench, name: str, **args: Any) -> dict[str, Any]:
-    """Send ``cmd/{name}`` with a response topic and return the gate's reply."""
+    """Send ``cmd/{name}`` as the fleet admin does (signed with its key, issued now) with a response
+    topic, and return the gate's reply."""
     rid = uuid.uuid4().hex[:16]
     reply_topic = f"{w.topics.replies}/{rid}"
     replies = Watcher(w.mqtt, [reply_topic], f"cmd-{rid}")  # returns once subscribed: the reply cannot be missed
     try:
         body = {"schema": "gate-edge/cmd/1", "request_id": rid, "gate": GATE,
                 "issued_at": datetime.now(timezone.utc).isoformat(), **args}
-        w.publish(w.topics.command(name), body, response_topic=reply_topic, correlation=rid.encode())
+        w.publish(w.topics.command(name), body, response_topic=reply_topic, correlation=rid.encode(),
+                  role="fleet_admin")
         reply = replies.wait(reply_topic, timeout=20, what=f"the reply to {name}")
         assert reply["request_id"] == rid and reply["command"] == name
         return reply

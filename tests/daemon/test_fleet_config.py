@@ -18,9 +18,10 @@ SCHEMA = "gate-edge/config-desired/1"
 
 
 def push(w: Bench, source: str, version: int, config: dict[str, Any]) -> dict[str, Any]:
-    """Publish retained desired config (as the fleet admin does) and return the gate's report on it."""
+    """Publish retained desired config, signed with the fleet admin's key (as the fleet admin does), and
+    return the gate's report on it."""
     topic = w.topics.fleet_config if source == "fleet" else w.topics.config_desired
-    w.publish(topic, {"schema": SCHEMA, "version": version, "config": config}, retain=True)
+    w.publish(topic, {"schema": SCHEMA, "version": version, "config": config}, retain=True, role="fleet_admin")
     return w.watcher.wait(w.topics.config_reported, lambda r: r["version"] == version, 20, f"report on v{version}")
 
 

@@ -17,9 +17,10 @@ from .conftest import FLIGHT, GATE, Bench, gallery_live
 
 
 def assign(w: Bench, flight: str, issued_at: datetime, close_time: datetime | None = None) -> None:
-    """An assignment as anyone allowed to publish on the gate's assignment topic could send it."""
+    """An assignment signed by departure control's trusted key, as a buggy or compromised departure
+    control could send it: what is refused is its content, not who sent it."""
     a = Assignment(gate=GATE, flight_id=flight, close_time=close_time, issued_at=issued_at)
-    w.publish(w.topics.assignment, a.to_bytes(), retain=True)
+    w.publish(w.topics.assignment, a.to_bytes(), retain=True, role="departure_control")
 
 
 def refused(w: Bench, code: str, what: str) -> dict[str, Any]:
@@ -78,9 +79,9 @@ def test_a_gallery_chunk_for_another_flight_is_refused_and_the_request_retried(
 def test_an_absurd_config_version_is_refused_and_later_versions_apply(world: Bench, face_models: FaceModels) -> None:
     run = world.start_daemon(world.config(), face_models)
     body = {"schema": "gate-edge/config-desired/1", "config": {"decision": {"margin": 0.05}}}
-    world.publish(world.topics.fleet_config, {**body, "version": 10**30}, retain=True)
+    world.publish(world.topics.fleet_config, {**body, "version": 10**30}, retain=True, role="fleet_admin")
     refused(world, "invalid", "the absurd version refused")
-    world.publish(world.topics.fleet_config, {**body, "version": 7}, retain=True)
+    world.publish(world.topics.fleet_config, {**body, "version": 7}, retain=True, role="fleet_admin")
     world.watcher.wait(world.topics.config_reported, lambda r: r["status"] == "applied" and r["version"] == 7)
     assert run.daemon.cfg.version == 7 and run.daemon.cfg.decision.margin == 0.05
     run.stop()
@@ -94,7 +95,8 @@ def test_new_gallery_limits_pushed_live_hold_for_the_next_gallery(world: Bench, 
 
     def push(version: int, max_entries: int) -> None:
         world.publish(world.topics.fleet_config, {"schema": "gate-edge/config-desired/1", "version": version,
-                                                  "config": {"gallery": {"max_entries": max_entries}}}, retain=True)
+                                                  "config": {"gallery": {"max_entries": max_entries}}},
+                      retain=True, role="fleet_admin")
         world.watcher.wait(world.topics.config_reported, lambda r: r["status"] == "applied"
                            and r["version"] == version, what=f"config version {version} applied")
 
@@ -105,4 +107,20 @@ def test_new_gallery_limits_pushed_live_hold_for_the_next_gallery(world: Bench, 
     assert str(entries - 1) in notice["reason"]
     push(2, 100)
     live_flight(world, "TST002")  # the retry obeys the raised limit
+    run.stop()
+
+
+def test_a_substituted_gallery_entry_is_refused_attested_and_the_genuine_gallery_goes_live(
+    world: Bench, face_models: FaceModels
+) -> None:
+    # An impostor's photo under a listed traveller's id, after the gallery authority signed the manifest.
+    world.gallery.sabotage = "substitute"
+    run = world.start_daemon(world.config(), face_models)
+    world.board()
+    notice = refused(world, "bad_signature", "the substituted gallery refused")
+    assert "is not the one the gallery authority signed" in notice["reason"]
+    attested = world.watcher.wait(world.topics.wipe, lambda a: a["reason"] == "refused")
+    assert attested["flight_id"] == FLIGHT and attested["entries_wiped"] == 3
+    assert attested["received_sha256"] == world.gallery.served[0].digest  # what the service sent
+    live_flight(world, FLIGHT)  # asked again; the genuine gallery goes live
     run.stop()

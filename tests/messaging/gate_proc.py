@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from edge.messaging.envelope import TrustAnchors
 from edge.messaging.link import GateLink
 from edge.messaging.schemas import Event, Status
 from edge.messaging.settings import MqttConfig
@@ -22,7 +23,8 @@ from edge.messaging.wire import OutMessage
 def main() -> None:
     port, state, total, delay = int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     cfg = MqttConfig(port=port, reconnect_min_s=0.2, reconnect_max_s=1.0, keepalive_s=5)
-    link = GateLink("G1", cfg, state, embedder_id="sface_2021dec", embedder_dim=128)
+    # It only publishes (events, its status): trusting no key, it would refuse anything sent to it.
+    link = GateLink("G1", cfg, state, embedder_id="sface_2021dec", embedder_dim=128, trust=TrustAnchors())
     link.start()
     link.client.wait_connected(5)
     # "up" means the retained online status is stored: the birth is sent again and acknowledged.

@@ -21,6 +21,7 @@ import pytest
 from gate_sim.gallery_service import GalleryService
 from security.bomb import png_bomb
 from support import Watcher, wait_for
+from support.keys import signer
 
 from edge.core.image_header import read_header
 from edge.messaging import intake
@@ -159,7 +160,8 @@ def test_the_gate_refuses_the_bomb_over_mqtt_and_says_so(
 ) -> None:
     (tmp_path / "bomb.png").write_bytes(png_bomb())
     # Sent as it is (no re-encoding by the service), as a hostile or broken gallery service would.
-    svc = GalleryService(plain_cfg, [("P-bomb", tmp_path / "bomb.png")], photo_max_side=None).start()
+    svc = GalleryService(plain_cfg, [("P-bomb", tmp_path / "bomb.png")], photo_max_side=None,
+                         signer=signer("gallery_authority")).start()
     try:
         link = link_factory(plain_cfg)
         w = watcher_factory(plain_cfg, ["gate/v1/G1/rejected"])

@@ -17,6 +17,7 @@ from gate_sim.dcs import DepartureControl
 from gate_sim.fleet_admin import FleetAdmin
 from gate_sim.gallery_service import GalleryService, entries_from_faces
 from support import Watcher, wait_for
+from support.keys import signed, signer
 
 from edge.messaging.link import (
     AssignmentUpdate,
@@ -62,8 +63,8 @@ def test_assignment_then_gallery_in_chunks_then_wipe_attested(
     plain_cfg: MqttConfig, link_factory: Callable[..., GateLink], watcher_factory: Callable[..., Watcher]
 ) -> None:
     entries = entries_from_faces(FACES)
-    svc = GalleryService(plain_cfg, lambda flight: entries, chunk_size=4).start()
-    dcs = DepartureControl(plain_cfg).start()
+    svc = GalleryService(plain_cfg, lambda flight: entries, chunk_size=4, signer=signer("gallery_authority")).start()
+    dcs = DepartureControl(plain_cfg, signer("departure_control")).start()
     try:
         dcs.assign("G1", "LH123")  # retained before the gate connects
         link = link_factory(plain_cfg)
@@ -100,7 +101,7 @@ def test_commands_are_answered_on_their_response_topic(
     plain_cfg: MqttConfig, link_factory: Callable[..., GateLink]
 ) -> None:
     link = link_factory(plain_cfg)
-    admin = FleetAdmin(plain_cfg).start()
+    admin = FleetAdmin(plain_cfg, signer=signer("fleet_admin")).start()
     replies: dict[str, dict | None] = {}
 
     def ask(name: str, args: dict) -> None:
@@ -137,16 +138,19 @@ def test_bad_input_on_every_inbound_topic_is_answered_and_changes_nothing(
         "chunk_count": 1, "total_entries": 0, "entries": [],
     }
     assignment = {"schema": "gate-edge/assignment/1", "gate": "G2", "flight_id": "F", "issued_at": "2030-01-01T00:00Z"}
+    # Signed by the right role, so that what is refused is the inner message itself; one unsigned
+    # assignment is refused before anything reads it.
     bad = [
-        ("gate/v1/G1/assignment", b"{oops", "malformed_json"),
-        ("gate/v1/G1/assignment", json.dumps({"schema": "x/1", "gate": "G1"}).encode(), "wrong_schema"),
-        ("gate/v1/G1/assignment", json.dumps(assignment).encode(), "wrong_gate"),
+        ("gate/v1/G1/assignment", signed(b"{oops", "departure_control"), "malformed_json"),
+        ("gate/v1/G1/assignment", signed({"schema": "x/1", "gate": "G1"}, "departure_control"), "wrong_schema"),
+        ("gate/v1/G1/assignment", signed(assignment, "departure_control"), "wrong_gate"),
+        ("gate/v1/G1/assignment", json.dumps({**assignment, "gate": "G1"}).encode(), "unsigned"),
         (
             "fleet/v1/config",
-            json.dumps({"schema": "gate-edge/config-desired/1", "version": 4, "config": {}}).encode(),
+            signed({"schema": "gate-edge/config-desired/1", "version": 4, "config": {}}, "fleet_admin"),
             "stale_version",
         ),
-        ("gate/v1/G1/config/desired", b"[]", "malformed_json"),
+        ("gate/v1/G1/config/desired", signed(b"[]", "fleet_admin"), "malformed_json"),
         ("gate/v1/G1/cmd/pause", b"x" * (plain_cfg.max_payload_bytes + 1), "oversized"),
         ("gate/v1/G1/gallery/response", b"{}", "wrong_schema"),
         ("gate/v1/G1/gallery/response", json.dumps(chunk).encode(), "unsolicited"),
@@ -160,11 +164,11 @@ def test_bad_input_on_every_inbound_topic_is_answered_and_changes_nothing(
     assert sorted(codes) == sorted(c for _, _, c in bad)
     reports = w.on("gate/v1/G1/config/reported")
     assert reports and all(r["status"] == "rejected" and r["applied_version"] == 5 for r in reports)
-    wait_for(lambda: w.count("reply/x") >= 6, 10, "answers on the response topic")  # all but the 2 config ones
+    wait_for(lambda: w.count("reply/x") >= 7, 10, "answers on the response topic")  # all but the 2 config ones
     assert sum(link.stats.rejected.values()) == len(bad)
     # ...and the link still works afterwards
     fleet = {"schema": "gate-edge/config-desired/1", "version": 6, "config": {"decision": {}}}
-    sender.publish("fleet/v1/config", fleet, retain=True)
+    sender.publish("fleet/v1/config", signed(fleet, "fleet_admin"), retain=True)
     (c,) = poll_until(link, lambda got: len(got) >= 1)
     assert isinstance(c, ConfigUpdate) and c.desired.version == 6
     link.report_config(ConfigReported(gate="G1", status="applied", version=6, applied_version=6))
@@ -253,7 +257,7 @@ def test_gallery_request_that_gets_a_bad_gallery_fails_cleanly(
     plain_cfg: MqttConfig, link_factory: Callable[..., GateLink]
 ) -> None:
     entries = entries_from_faces(FACES)[:3]
-    svc = GalleryService(plain_cfg, entries, chunk_size=2).start()
+    svc = GalleryService(plain_cfg, entries, chunk_size=2, signer=signer("gallery_authority")).start()
     try:
         link = link_factory(plain_cfg)
         for sabotage in ("wrong_model", "expired", "duplicate_id", "bad_template", "malformed"):

@@ -12,6 +12,7 @@ from gate_sim.gallery_service import GalleryService, entries_from_faces
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 from support import Watcher, wait_for
+from support.keys import signed, signer
 
 from edge.messaging.client import MqttClient
 from edge.messaging.link import (
@@ -50,7 +51,7 @@ def test_new_limits_hold_for_the_next_gallery(
     plain_cfg: MqttConfig, link_factory: Callable[..., GateLink], watcher_factory: Callable[..., Watcher]
 ) -> None:
     entries = entries_from_faces(FACES)[:3]
-    svc = GalleryService(plain_cfg, entries, chunk_size=2).start()
+    svc = GalleryService(plain_cfg, entries, chunk_size=2, signer=signer("gallery_authority")).start()
     try:
         link = link_factory(plain_cfg)
         w = watcher_factory(plain_cfg, [REJECTED])
@@ -107,7 +108,8 @@ def test_the_daemon_can_refuse_an_item_it_already_took(
     w = watcher_factory(plain_cfg, [REJECTED, "dcs/answers", "admin/answers", "gate/v1/G1/config/reported"])
     future = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
     assignment = {"schema": "gate-edge/assignment/1", "gate": "G1", "flight_id": "LH1", "issued_at": future}
-    w.publish(link.topics.assignment, assignment, response_topic="dcs/answers", correlation=b"a-1")
+    w.publish(link.topics.assignment, signed(assignment, "departure_control"), response_topic="dcs/answers",
+              correlation=b"a-1")
     a = next_item(link)
     assert isinstance(a, AssignmentUpdate)
     link.reject(a, "clock_skew", "assignment issued 7200 s ahead of the gate's clock")
@@ -116,8 +118,8 @@ def test_the_daemon_can_refuse_an_item_it_already_took(
     assert w.wait("dcs/answers")["code"] == "clock_skew"
     assert w.raw("dcs/answers")[0].correlation_data == b"a-1"
 
-    w.publish(link.topics.command("close_flight"), {"schema": "gate-edge/cmd/1", "request_id": "c-9"},
-              response_topic="admin/answers")
+    close = {"schema": "gate-edge/cmd/1", "request_id": "c-9", "issued_at": datetime.now(timezone.utc).isoformat()}
+    w.publish(link.topics.command("close_flight"), signed(close, "fleet_admin"), response_topic="admin/answers")
     c = next_item(link)
     assert isinstance(c, CommandItem)
     link.reject(c, "stale_version", "no such flight")
@@ -125,7 +127,8 @@ def test_the_daemon_can_refuse_an_item_it_already_took(
     assert reply["schema"] == "gate-edge/cmd-reply/1" and reply["result"] == "rejected"
     assert reply["request_id"] == "c-9" and reply["reason"] == "stale_version: no such flight"
 
-    w.publish(link.topics.config_desired, {"schema": "gate-edge/config-desired/1", "version": 9, "config": {}})
+    w.publish(link.topics.config_desired,
+              signed({"schema": "gate-edge/config-desired/1", "version": 9, "config": {}}, "fleet_admin"))
     cfg = next_item(link)
     assert isinstance(cfg, ConfigUpdate)
     link.reject(cfg, "invalid", "not now")

@@ -15,6 +15,7 @@ import pytest
 from gate_sim.gallery_service import GalleryService, entries_from_faces
 from pydantic import SecretStr
 from support import wait_for
+from support.keys import signer
 
 from edge.messaging.client import ClientConfigError, MqttClient, OutMessage, PublishRefused
 from edge.messaging.link import GalleryReady, GateLink
@@ -36,7 +37,8 @@ def test_a_gate_cannot_publish_as_another_gate(
 def test_a_gallery_reaches_the_gate_through_the_shipped_broker(
     secure_cfg: Callable[[str], MqttConfig], link_factory: Callable[..., GateLink]
 ) -> None:
-    svc = GalleryService(secure_cfg("gallery-service"), entries_from_faces(FACES)[:2]).start()
+    svc = GalleryService(secure_cfg("gallery-service"), entries_from_faces(FACES)[:2],
+                         signer=signer("gallery_authority")).start()
     try:
         link = link_factory(secure_cfg("G1"))
         link.request_gallery("LH9")

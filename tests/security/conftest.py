@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from gate_sim.broker import Broker
 from support import Watcher
+from support.keys import TRUST
 
 from edge.messaging.link import GateLink
 from edge.messaging.settings import MqttConfig
@@ -62,7 +63,8 @@ def link_factory(tmp_path: Path) -> Iterator[Callable[..., GateLink]]:
     made: list[GateLink] = []
 
     def make(cfg: MqttConfig, gate: str = "G1") -> GateLink:
-        link = GateLink(gate, cfg, tmp_path / f"state-{gate}", embedder_id="sface_2021dec", embedder_dim=128)
+        link = GateLink(gate, cfg, tmp_path / f"state-{gate}", embedder_id="sface_2021dec", embedder_dim=128,
+                        trust=TRUST)
         made.append(link)
         link.start()
         assert link.client.wait_connected(10), f"link could not connect: {link.client.stats}"

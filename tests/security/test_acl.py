@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pytest
 from gate_sim.gallery_service import GalleryService, entries_from_faces
 from support import Watcher, wait_for
+from support.keys import signer
 
 from edge.evaluation.data import default_faces
 from edge.messaging.client import MqttClient, OutMessage, PublishRefused
@@ -85,7 +86,8 @@ def test_the_fleet_admin_reads_no_gallery_but_what_the_gates_report(
     link_factory: Callable[..., GateLink],
 ) -> None:
     admin = watcher_factory(as_identity("fleet-admin"), ["gate/v1/#", "fleet/v1/#"], "fleet-admin")
-    svc = GalleryService(as_identity("gallery-service"), entries_from_faces(default_faces())[:2]).start()
+    svc = GalleryService(as_identity("gallery-service"), entries_from_faces(default_faces())[:2],
+                         signer=signer("gallery_authority")).start()
     try:
         link = link_factory(as_identity("G1"))
         link.request_gallery("LH9")
@@ -113,7 +115,8 @@ def test_a_gate_cannot_read_another_gates_gallery(
     # (Mosquitto filters at delivery), but must never deliver G1's messages.
     spy = watcher_factory(as_identity("G2"), [f"{G1}/gallery/response", "gate/v1/+/gallery/#"], "G2",
                           require_granted=False)
-    svc = GalleryService(as_identity("gallery-service"), entries_from_faces(default_faces())[:2]).start()
+    svc = GalleryService(as_identity("gallery-service"), entries_from_faces(default_faces())[:2],
+                         signer=signer("gallery_authority")).start()
     try:
         link = link_factory(as_identity("G1"))
         link.request_gallery("LH9")

@@ -6,10 +6,13 @@ JPEGs. The design: the shipped config keeps persistence (retained assignments an
 and never queues QoS 0 for an offline session (queue_qos0_messages false); galleries go out at QoS 0
 with a short expiry, so one sent to an offline gate is dropped, never queued, and the gate asks again.
 
-The measurement: the gate's own link subscribes with its persistent session and goes offline, a
-gallery is sent, a QoS 1 canary is queued after it (so the session and its queue are on disk, and
-the broker has handled the gallery), the broker stops (it writes mosquitto.db), and the file is
-searched for image magic and for the photos' base64.
+The gate also subscribes to gallery responses at QoS 0, so even a service publishing at QoS 1 gets
+nothing queued for an offline gate.
+
+The measurement: the gate's session subscribes and goes offline, a gallery is sent, the service
+disconnects cleanly (the broker has handled everything it sent), departure control queues a QoS 1
+canary for the gate (so the session and its queue are on disk), the broker stops (it writes
+mosquitto.db), and the file is searched for image magic and for the photos' base64.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from gate_sim.gallery_service import GalleryService, entries_from_faces, passpor
 from support import wait_for
 
 from edge.evaluation.data import default_faces
-from edge.messaging.client import OutMessage
+from edge.messaging.client import MqttClient, OutMessage
 from edge.messaging.link import GateLink
 from edge.messaging.settings import MqttConfig
 
 RESPONSE = "gate/v1/G1/gallery/response"
+ASSIGNMENT = "gate/v1/G1/assignment"
 CANARY = b"canary: queued at QoS 1 for the offline gate, after its gallery"
 MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG", "base64 JPEG": b"/9j/", "base64 PNG": b"iVBORw0KGgo"}
 
@@ -55,12 +59,16 @@ def leaks(db: bytes, fragments: list[bytes]) -> list[str]:
     return found + [f"photo base64 {f[:12]!r}..." for f in fragments if f in db]
 
 
-def saved_db(broker: Broker, svc: GalleryService) -> bytes:
-    # The canary goes after the gallery on the same connection: its PUBACK means the broker has
-    # handled the gallery too. Stopping the broker (SIGTERM) makes it write mosquitto.db.
-    assert svc.client.publish(OutMessage(RESPONSE, CANARY, qos=1)).wait(5).ok
-    svc.stop()
-    broker.stop()
+def saved_db(broker: Broker, svc: GalleryService, dcs: MqttConfig) -> bytes:
+    svc.stop()  # a clean DISCONNECT: the broker has handled every gallery message sent before it
+    canary = MqttClient(dcs, "canary")
+    canary.start()
+    try:
+        assert canary.wait_connected(10)
+        assert canary.publish(OutMessage(ASSIGNMENT, CANARY, qos=1)).wait(5).ok  # queued for the offline gate
+    finally:
+        canary.stop()
+    broker.stop()  # SIGTERM: Mosquitto writes mosquitto.db
     db = broker.db_path.read_bytes()
     assert CANARY in db, "the offline session's queue is not on disk: the measurement would prove nothing"
     return db
@@ -79,24 +87,28 @@ def test_a_gallery_the_service_sends_while_its_gate_is_offline_never_reaches_the
     svc.start()
     wait_for(lambda: svc.served, 20, "the gallery service's answer")
     assert svc.served[0].entries == 3
-    db = saved_db(shipped_broker, svc)
+    db = saved_db(shipped_broker, svc, as_identity("dcs"))
     assert leaks(db, photo_fragments(entries, svc.photo_max_side)) == []
 
 
 @pytest.mark.parametrize(
-    ("qos", "expiry_s", "on_disk"),
-    [(0, 30, False), (0, None, False), (1, None, True), (1, 30, True)],
-    ids=["qos0-expiry", "qos0", "qos1-was-the-leak", "qos1-expiry-alone-is-not-enough"],
+    ("sub_qos", "qos", "expiry_s", "on_disk"),
+    [(1, 0, 30, False), (1, 0, None, False), (1, 1, None, True), (1, 1, 30, True), (0, 1, None, False)],
+    ids=["qos0-expiry", "qos0", "qos1-was-the-leak", "qos1-expiry-alone-is-not-enough", "gate-subscribes-qos0"],
 )
 def test_only_qos0_keeps_a_gallery_for_an_offline_gate_off_the_broker_disk(
-    qos: int, expiry_s: int | None, on_disk: bool,
-    shipped_broker: Broker, as_identity: Callable[..., MqttConfig], link_factory: Callable[..., GateLink],
+    sub_qos: int, qos: int, expiry_s: int | None, on_disk: bool,
+    shipped_broker: Broker, as_identity: Callable[..., MqttConfig],
 ) -> None:
-    offline_session(link_factory, as_identity("G1"))
+    gate = MqttClient(as_identity("G1"), "gate-edge-G1", subscriptions=[RESPONSE, ASSIGNMENT],
+                      qos0=[RESPONSE] if sub_qos == 0 else [])
+    gate.start()
+    assert gate.wait_connected(10) and gate.wait_subscribed(10)
+    gate.stop()  # offline; its persistent session and subscriptions stay on the broker
     entries = entries_from_faces(default_faces())[:2]
     svc = GalleryService(as_identity("gallery-service"), entries).start()
     for payload in svc.build("G1", "LH9"):
         msg = OutMessage(RESPONSE, payload, qos=qos, message_expiry_s=expiry_s, correlation_data=b"r1")
         assert svc.client.publish(msg).wait(5).ok
-    db = saved_db(shipped_broker, svc)
+    db = saved_db(shipped_broker, svc, as_identity("dcs"))
     assert bool(leaks(db, photo_fragments(entries, svc.photo_max_side))) is on_disk

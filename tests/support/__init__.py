@@ -2,7 +2,8 @@
 
 - :func:`wait_for`: poll a real condition until it holds (never sleep and hope);
 - :class:`Watcher`: an MQTT subscriber that waits for its SUBACK and records what each topic got;
-- :func:`fast_mqtt`: broker settings that reconnect quickly, for tests.
+- :func:`fast_mqtt`: broker settings that reconnect quickly, for tests;
+- :mod:`support.keys`: fixed test keys per signing role, the anchors that trust them, forgeries.
 """
 
 from __future__ import annotations
