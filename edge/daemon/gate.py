@@ -95,6 +95,7 @@ class GateDaemon:
         self._stages: dict[str, float] = {}
         self._frame_errors = 0
         self._last_health: Health | None = None
+        self._last_broker = ""
         self._next_telemetry = time.monotonic() + cfg.telemetry.interval_s
         self._systemd_line = ""
         self._progress_shown = -1
@@ -235,6 +236,10 @@ class GateDaemon:
         if self.session.state is GalleryState.LOADING and self.loader.progress.done != self._progress_shown:
             self._progress_shown = self.loader.progress.done
             self._publish_status()  # operators watch a large gallery load entry by entry
+        broker = self._broker_state()
+        if broker != self._last_broker:  # the retained status says what the gate saw of the broker
+            self._last_broker = broker
+            self._publish_status()
         line = reports.systemd_line(self._view())
         if line != self._systemd_line:
             self._systemd_line = line

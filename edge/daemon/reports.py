@@ -60,7 +60,7 @@ def status(v: GateView, models: FaceModels) -> Status:
     model_ids = {m.spec.name: m.spec.sha256[:16] for m in (models.detector_model, models.embedder_model)}
     return Status(gate=v.gate_id, online=True, software_version=__version__, models=model_ids,
                   config_version=v.config_version, gallery=gallery_summary(v), camera=v.source.health.value,
-                  paused=v.paused)
+                  paused=v.paused, broker=v.broker[:300])
 
 
 def telemetry(v: GateView, interval_s: float, link_counters: dict[str, int]) -> Telemetry:

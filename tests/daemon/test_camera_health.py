@@ -36,3 +36,18 @@ def test_unplugged_camera_degrades_the_status_and_recovers(world: Bench, face_mo
     n = len(decisions(world))
     wait_for(lambda: len(decisions(world)) > n, 30, "a decision after the camera came back")
     run.stop()
+
+
+def test_the_retained_status_and_the_systemd_line_say_what_the_gate_saw_of_the_broker(
+    world: Bench, face_models: FaceModels
+) -> None:
+    run = world.start_daemon(world.config(), face_models)
+    world.watcher.wait_latest(world.topics.status, lambda s: s.get("broker") == "connected", what="broker connected")
+    world.broker.stop()
+    wait_for(lambda: "unreachable" in run.daemon._broker_state(), 30, "the gate to see the broker gone")
+    assert "refused" in run.daemon._broker_state() or "closed" in run.daemon._broker_state()
+    world.broker.start()
+    # Back online, the gate's status names the outage it saw until the next change, then connected.
+    world.watcher.wait_latest(world.topics.status, lambda s: s.get("broker") == "connected", 30,
+                              "the status after reconnecting")
+    run.stop()

@@ -32,6 +32,8 @@ class Status(Message):
     config_version: int | None = None
     gallery: GallerySummary | None = None
     camera: str | None = Field(None, description="camera health: starting, ok, degraded, stopped")
+    broker: str | None = Field(None, max_length=300, description="connected, or why the last connection failed "
+                                                                 "(as the gate saw it before this one)")
     paused: bool | None = None
     key_id: str | None = Field(None, description="id of the gate's own key, which signs its events and wipes")
     public_key: str | None = Field(None, max_length=512, description="the gate's Ed25519 public key, PEM")
