@@ -10,6 +10,9 @@ from edge.evaluation.data import default_faces
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Shared fixtures for the broker-facing tests (certificates, watchers, the daemon's link).
+pytest_plugins = ["support.fixtures"]
+
 
 def faces_root() -> Path:
     """The faces folder every tool uses: $GATE_EDGE_FACES, else ../shared/faces beside the checkout."""

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 from gate_sim.broker import TlsFiles
-from support import fast_mqtt
 
 from edge.messaging.settings import MqttConfig, TlsConfig
+from support import fast_mqtt
 
 GATES = ("G1", "G2")
 SERVICES = ("gallery-service", "dcs", "fleet-admin")
