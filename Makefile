@@ -9,7 +9,7 @@ FACES ?= ../shared/faces
 export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all venv models mosquitto test lint typecheck pytest demo bench eval clean
+.PHONY: all venv models mosquitto test lint typecheck pytest demo bench eval field-test clean
 
 all: test
 
@@ -56,6 +56,13 @@ bench: venv models
 
 eval: venv models
 	$(BIN)/gate-edge eval --faces $(FACES) --json
+
+# A real gate (root only, minutes, not part of `make test`): the install script on a fresh Debian 12
+# booted by systemd (amd64, systemd-nspawn) and under emulation (arm64, proot + qemu), the unit's
+# READY, watchdog, camera and stop behaviour, and no biometric data left on disk. Prints a JSON
+# summary; FIELD_TEST_ARGS="--part amd64 --keep" and the like pass options on (deploy/README.md).
+field-test: venv
+	GATE_EDGE_FACES=$(abspath $(FACES)) deploy/field-test/run.sh $(FIELD_TEST_ARGS)
 
 clean:
 	rm -rf $(VENV) models/cache .pytest_cache .mypy_cache .ruff_cache

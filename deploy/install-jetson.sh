@@ -11,7 +11,7 @@ ORT_INDEX=${ORT_INDEX:-https://pypi.jetson-ai-lab.io/jp6/cu126}
 
 usage() {
     cat <<USAGE
-Usage: sudo $0 [--source DIR|WHEEL] [--config EXAMPLE.yaml] [--ort-index URL] [--no-start]
+Usage: sudo $0 [--source DIR|WHEEL] [--config EXAMPLE.yaml] [--ort-index URL] [--no-start] [--with-hnsw]
 
 Installs gate-edge on a Jetson (JetPack 6): a venv in $VENV with --system-site-packages
 (JetPack's python3-opencv has GStreamer, which nvarguscamerasrc needs; pip's opencv has none),
@@ -23,6 +23,9 @@ Jetson drop-in (MemoryDenyWriteExecute off for CUDA, the GPU device nodes of thi
   --config     example config to install when /etc/gate-edge/gate.yaml does not exist
   --ort-index  package index with onnxruntime-gpu for this JetPack (default: $ORT_INDEX)
   --no-start   install and enable, but do not (re)start the service
+  --with-hnsw  also hnswlib, for galleries above gallery.exact_max_entries (compiled here: g++)
+
+Then runs \`gate-edge check\` and starts the service if every check passed. Safe to run again.
 USAGE
 }
 
@@ -35,15 +38,31 @@ log "system packages (JetPack's OpenCV with GStreamer, TensorRT Python bindings)
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.10 python3.10-venv python3-pip \
     python3-opencv python3-libnvinfer gstreamer1.0-tools >/dev/null
+if [[ $WITH_HNSW == yes ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ python3.10-dev >/dev/null
+fi
 
 ensure_user render
 make_venv python3.10 --system-site-packages
 log "onnxruntime-gpu from $ORT_INDEX"
 "$VENV/bin/python" -m pip install --quiet --upgrade --extra-index-url "$ORT_INDEX" onnxruntime-gpu
-# The package's own dependencies, except opencv-python-headless: its wheel lacks GStreamer and
-# would shadow JetPack's cv2. (pip check will name the opencv pin; that is expected here.)
+# The package's own dependencies, read from the installed package's metadata (so this list never
+# falls behind pyproject.toml), except opencv-python-headless (its wheel lacks GStreamer and would
+# shadow JetPack's cv2) and onnxruntime (onnxruntime-gpu above provides it); numpy stays 1.x for
+# JetPack's cv2. (pip check names the two left out; that is expected here.)
 install_package "$SOURCE" --no-deps
-"$VENV/bin/python" -m pip install --quiet "numpy<2" "onnx>=1.15" "paho-mqtt>=2.1,<3" "pyyaml>=6" "pydantic>=2.6,<3" "hnswlib>=0.8"
+"$VENV/bin/python" - "$WITH_HNSW" > "$PREFIX/requirements-jetson.txt" <<'PY'
+import re, sys
+from importlib.metadata import requires
+extras = {"hnsw"} if sys.argv[1] == "yes" else set()
+for req in requires("gate-edge") or []:
+    spec, _, marker = req.partition(";")
+    extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)", marker)
+    if (extra and extra.group(1) not in extras) or re.match(r"(opencv|onnxruntime)\b", spec.strip()):
+        continue
+    print(spec.strip())
+PY
+HNSWLIB_NO_NATIVE=1 "$VENV/bin/python" -m pip install --quiet -r "$PREFIX/requirements-jetson.txt" "numpy<2"
 "$VENV/bin/python" - <<'PY' || die "onnxruntime lacks the GPU providers or cv2 lacks GStreamer (see above)"
 import sys, cv2, onnxruntime as ort
 providers = ort.get_available_providers()

@@ -7,17 +7,20 @@ DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 usage() {
     cat <<USAGE
-Usage: sudo $0 [--source DIR|WHEEL] [--config EXAMPLE.yaml] [--no-start]
+Usage: sudo $0 [--source DIR|WHEEL] [--config EXAMPLE.yaml] [--no-start] [--with-hnsw]
 
 Installs gate-edge on a Raspberry Pi: python3-picamera2 from Raspberry Pi OS (libcamera is only
 packaged there), a venv in $VENV created with --system-site-packages so it sees picamera2,
 and the pins that keep those apt packages working (they are built against numpy 1.x):
 numpy<2 and opencv-python-headless<4.12, in $PREFIX/constraints.txt. Then the models, the
-config (default config/pi-gate.yaml) and the systemd unit. Safe to run again to upgrade.
+config (default config/pi-gate.yaml) and the systemd unit; then runs \`gate-edge check\` and starts
+the service if every check passed. Safe to run again to upgrade.
 
-  --source    the gate-edge repository folder or a wheel (default: $(dirname "$DEPLOY_DIR"))
-  --config    example config to install when /etc/gate-edge/gate.yaml does not exist
-  --no-start  install and enable, but do not (re)start the service
+  --source     the gate-edge repository folder or a wheel (default: $(dirname "$DEPLOY_DIR"))
+  --config     example config to install when /etc/gate-edge/gate.yaml does not exist
+  --no-start   install and enable, but do not (re)start the service
+  --with-hnsw  also hnswlib, for galleries above gallery.exact_max_entries (compiled here: g++,
+               minutes on a Pi)
 USAGE
 }
 
@@ -27,8 +30,13 @@ grep -qi "raspberry pi" /proc/device-tree/model 2>/dev/null || log "warning: thi
 
 log "system packages (picamera2 and libcamera from Raspberry Pi OS)"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip \
-    python3-picamera2 rpicam-apps-lite >/dev/null
+# No recommends (as Raspberry Pi's own picamera2 instructions for Lite say): python3-picamera2's
+# would bring the Qt/OpenGL preview stack, python3-pip's a compiler; --with-hnsw asks for one.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip \
+    ca-certificates netbase python3-picamera2 rpicam-apps-lite >/dev/null
+if [[ $WITH_HNSW == yes ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ python3-dev >/dev/null
+fi
 
 ensure_user
 make_venv python3 --system-site-packages
