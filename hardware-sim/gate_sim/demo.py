@@ -116,13 +116,11 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
     """
     from edge.camera.capture import CaptureWorker
     from edge.config.schema import CaptureConfig, DetectionConfig, TelemetryConfig
-    from edge.daemon.wiring import build_gate
     from edge.evaluation.data import default_faces
-    from edge.messaging.schemas import Event
     from gate_sim.camera import SimulatedCameraDevice
     from gate_sim.scenario import load_scenario
     from gate_sim.watch import GateWatch
-    from gate_sim.world import private_world, wait_until
+    from gate_sim.world import RunningGate, private_world, wait_until
 
     faces = faces or default_faces()
     scenario = load_scenario(scenario_path, faces_dir=faces, seed=seed)
@@ -156,15 +154,9 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
             detection=DetectionConfig(capture_zone=(0.25, 0.0, 0.75, 1.0)),
             capture=CaptureConfig(stall_timeout_s=5.0), telemetry=TelemetryConfig(interval_s=5),
         )
-        published: list[str] = []  # event ids, as the gate hands them to its outbox
-
-        def on_event(event: Event) -> None:
-            published.append(str(event.event_id))
-
         say("loading the face models")
-        gate = build_gate(cfg, source=CaptureWorker(device, cfg.capture), on_event=on_event)
-        runner = threading.Thread(target=gate.run, name="gate-daemon", daemon=True)
-        runner.start()
+        running = RunningGate(cfg, CaptureWorker(device, cfg.capture))
+        gate = running.gate
         try:
             t0 = time.monotonic()
             world.board(GATE, FLIGHT)
@@ -187,11 +179,10 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
             wait_until(lambda: any(w.get("reason") == "flight_close" for w in watch.wipes), 15,
                        "the wipe attestation")
         finally:
-            gate.stop()
-            runner.join(timeout=15)
+            running.stop(timeout=15)
         # Every event the gate published should reach the fleet: wait for each id, then score.
         with contextlib.suppress(TimeoutError):  # a shortfall shows in the summary
-            wait_until(lambda: watch.received(list(published)), DELIVERY_TIMEOUT_S, "every published event")
+            wait_until(lambda: watch.received(list(running.published)), DELIVERY_TIMEOUT_S, "every published event")
         watch.stop()
         return _score(watch.events, watch.wipes, truth, camera, gate)
 

@@ -24,7 +24,6 @@ import json
 import logging
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,13 +105,11 @@ def soak(
     """Run the gate for ``seconds`` (after warm-up and the first gallery) and return the report."""
     from edge.camera.capture import CaptureWorker
     from edge.config.schema import CaptureConfig, TelemetryConfig
-    from edge.daemon.wiring import build_gate
     from edge.evaluation.data import default_faces
-    from edge.messaging.schemas import Event
     from gate_sim.camera import SimulatedCameraDevice
     from gate_sim.scenario import parse_scenario
     from gate_sim.watch import GateWatch
-    from gate_sim.world import private_world, wait_until
+    from gate_sim.world import RunningGate, private_world, wait_until
 
     say = say or (lambda _line: None)
     faces = faces or default_faces()
@@ -130,15 +127,9 @@ def soak(
         cfg = world.config(GATE, scenario_path, faces_dir=faces,
                            capture=CaptureConfig(stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=1.0),
                            telemetry=TelemetryConfig(interval_s=10))
-        published: list[str] = []  # event ids, as the gate hands them to its outbox
-
-        def on_event(event: Event) -> None:
-            published.append(str(event.event_id))
-
         say("loading the face models")
-        gate = build_gate(cfg, source=CaptureWorker(device, cfg.capture), on_event=on_event)
-        runner = threading.Thread(target=gate.run, name="gate-daemon", daemon=True)
-        runner.start()
+        running = RunningGate(cfg, CaptureWorker(device, cfg.capture))
+        gate, runner, published = running.gate, running.runner, running.published
         try:
             flights = 1
             world.board(GATE, f"SOAK{flights:03d}")
@@ -170,8 +161,7 @@ def soak(
             rss_end = rss_mb()
             series.append((round(elapsed, 1), rss_end))
         finally:
-            gate.stop()  # also when the soak fails half-way: the gate must not outlive its world
-            runner.join(30)
+            running.stop(timeout=30)  # also when the soak fails half-way: the gate must not outlive its world
         if runner.is_alive():
             raise RuntimeError("soak: the daemon did not stop within 30 s")
         # Counters are read once the daemon's loop has ended: a snapshot taken before the join missed

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -31,6 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from edge.camera.base import FrameSource
 from edge.config.schema import (
     CaptureConfig,
     GateConfig,
@@ -39,6 +41,7 @@ from edge.config.schema import (
     SimulatedCamera,
     TelemetryConfig,
 )
+from edge.daemon.wiring import build_gate
 from edge.evaluation.setup import default_models_dir
 from edge.messaging.client import OutMessage
 from edge.messaging.envelope import Role, Signer, load_or_create_private_key, public_pem
@@ -185,3 +188,18 @@ def private_world(
         admin = FleetAdmin(mqtt, signer=signers["fleet_admin"], client_id="world-admin").start()
         stack.callback(admin.stop)
         yield World(broker, mqtt, service, dcs, admin, workdir, signers)
+
+
+class RunningGate:
+    """A gate built by the product's ``build_gate`` and running in a thread, with the ids of the events
+    it handed to its outbox (so that a watcher can wait until each one has arrived)."""
+
+    def __init__(self, cfg: GateConfig, source: FrameSource) -> None:
+        self.published: list[str] = []
+        self.gate = build_gate(cfg, source=source, on_event=lambda e: self.published.append(str(e.event_id)))
+        self.runner = threading.Thread(target=self.gate.run, name="gate-daemon", daemon=True)
+        self.runner.start()
+
+    def stop(self, timeout: float) -> None:
+        self.gate.stop()
+        self.runner.join(timeout)
