@@ -15,6 +15,9 @@ What it guarantees on top of paho:
 - a failed connection attempt has a reason in plain words (``stats.last_connect_error``: name
   resolution, refused, TLS verification, credentials, time-out; :mod:`edge.messaging.connect_failures`),
   logged at WARNING when an outage starts, at most once a minute while it lasts, and when it ends.
+- with several brokers (``mqtt.brokers``) a lost connection or a failed attempt moves to the next
+  one (:mod:`edge.messaging.failover`: the connection's state, paho-free); :attr:`MqttClient.broker`
+  names the one in use.
 - the password and TLS files are read by :mod:`edge.messaging.credentials`, whose :func:`preflight`
   lets a command check them before it starts anything.
 """
@@ -35,7 +38,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.messaging.connect_failures import FailureLog, describe_early_close, describe_exception, describe_refusal
 from edge.messaging.credentials import preflight, read_password, tls_context
 from edge.messaging.errors import (
     NOT_AUTHORIZED,
@@ -45,6 +47,7 @@ from edge.messaging.errors import (
     PublishRefused,
     PublishTimeout,
 )
+from edge.messaging.failover import Address, Connection
 from edge.messaging.settings import MqttConfig
 from edge.messaging.wire import Ack, ClientStats, Inbound, OutMessage
 
@@ -138,12 +141,8 @@ class MqttClient:
         self._sub_cv = threading.Condition()
         self._sub_mid: int | None = None
         self._sub_codes: list[int] | None = None
-        self._connected = threading.Event()
-        self._attempted = threading.Event()  # a connection attempt has ended, either way
+        self._conn = Connection(cfg, self.stats, log, clock)
         self._started = False
-        self._stopping = False
-        self._refused = False  # the current attempt got a refusing CONNACK
-        self._failure_log = FailureLog(log, f"{cfg.host}:{cfg.port}", clock)
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -181,18 +180,10 @@ class MqttClient:
         if self._started:
             return
         self._configure_auth()
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.cfg.session_expiry_s
         try:
-            self._client.connect_async(
-                self.cfg.host,
-                self.cfg.port,
-                keepalive=self.cfg.keepalive_s,
-                clean_start=False,
-                properties=props,
-            )
+            self._target(self._conn.current)
         except (OSError, ValueError) as e:
-            raise MessagingError(f"cannot connect to {self.cfg.host}:{self.cfg.port}: {e}") from e
+            raise MessagingError(f"cannot connect to {self._conn.broker}: {e}") from e
         if self._client.loop_start() != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise MessagingError("could not start the MQTT network thread")
         self._started = True
@@ -208,17 +199,36 @@ class MqttClient:
                 h.wait(timeout)
         except MessagingError as e:
             log.warning("offline status not acknowledged: %s", e)
-        self._stopping = True
+        self._conn.stopping = True
         self._client.disconnect()
         self._client.loop_stop()
         self._started = False
 
+    def _target(self, address: Address) -> None:
+        """Point paho at ``address`` for its next attempt. connect_async only records where and how
+        (paho's network thread, already looping, makes the attempt): it is how paho 2 lets a client
+        change host, also from a callback after a connection ended."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.cfg.session_expiry_s
+        host, port = address
+        self._client.connect_async(host, port, keepalive=self.cfg.keepalive_s, clean_start=False, properties=props)
+
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._conn.connected
+
+    @property
+    def broker(self) -> str:
+        """``host:port`` of the broker this client is connected to (or trying now)."""
+        return self._conn.broker
+
+    @property
+    def failovers(self) -> int:
+        """How many times the client moved on to another broker."""
+        return self._conn.failovers
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        return self._conn.wait_connected(timeout)
 
     def wait_attempt(self, timeout: float) -> bool:
         """Wait until the first connection attempt has ended; True if connected, else see ``stats``.
@@ -226,8 +236,7 @@ class MqttClient:
         For a one-shot probe (`gate-edge check`): a failure is known with its reason at once, without
         waiting out the whole time-out for a connection that the retries might still make.
         """
-        self._attempted.wait(timeout)
-        return self.connected
+        return self._conn.wait_attempt(timeout)
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Wait until the broker acknowledged (SUBACK) the subscriptions of the current connection.
@@ -249,13 +258,13 @@ class MqttClient:
         """Hand a message to paho. Raises NotConnected when offline (nothing is queued then: the
         outbox, not paho's memory, is what survives outages and restarts)."""
         if not self.connected:
-            raise NotConnected(f"not connected to {self.cfg.host}:{self.cfg.port}")
+            raise NotConnected(f"not connected to {self._conn.broker}")
         try:
             info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=_props(msg))
         except (ValueError, TypeError, OSError) as e:
             raise MessagingError(f"cannot publish to {msg.topic!r}: {e}") from e
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            raise NotConnected(f"not connected to {self.cfg.host}:{self.cfg.port}")
+            raise NotConnected(f"not connected to {self._conn.broker}")
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
             raise MessagingError(f"publish to {msg.topic!r} failed: {paho.error_string(info.rc)}")
         self.stats.published += 1
@@ -283,30 +292,16 @@ class MqttClient:
 
         return wrapped
 
-    def _connect_failed(self, reason: str) -> None:
-        # Reason and log line first, the count last: whoever waits on the count sees both.
-        self.stats.last_connect_error = reason
-        self._failure_log.failed(reason)
-        self.stats.connect_failures += 1
-        self._attempted.set()
+    def _retarget(self, address: Address | None) -> None:
+        if address is not None:
+            self._target(address)
 
     def _handle_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         code = _rc_int(rc)
         if code >= 128:
-            self._refused = True  # counted here; the disconnect that follows is not another failure
-            self._connect_failed(describe_refusal(code, str(rc)))
+            self._conn.refused(code, str(rc))  # the disconnect that follows is not another failure
             return
-        self._failure_log.connected()
-        self.stats.connects += 1
-        self.stats.last_connect_error = None
-        self._connected.set()
-        self._attempted.set()
-        log.info(
-            "MQTT connected to %s:%d (session present: %s)",
-            self.cfg.host,
-            self.cfg.port,
-            getattr(flags, "session_present", None),
-        )
+        self._conn.up(getattr(flags, "session_present", None))
         with self._sub_cv:
             self._sub_mid, self._sub_codes = None, None
             if self.subscriptions:
@@ -321,27 +316,17 @@ class MqttClient:
             self._on_connection(True)
 
     def _handle_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
-        was = self._connected.is_set()
-        self._connected.clear()
         with self._sub_cv:  # the next connection subscribes anew
             self._sub_mid, self._sub_codes = None, None
-        if self._stopping:
-            return
-        if was:
-            self.stats.disconnects += 1
-            log.warning("MQTT disconnected: %s; reconnecting with back-off", rc)
-            if self._on_connection is not None:
-                self._on_connection(False)
-        elif not self._refused:
-            # Lost before any CONNACK: e.g. the broker ended the TLS session (no client certificate).
-            self._connect_failed(describe_early_close(str(rc), self.cfg.tls is not None))
-        self._refused = False
+        lost, nxt = self._conn.down(str(rc))
+        self._retarget(nxt)
+        if lost and self._on_connection is not None:
+            self._on_connection(False)
 
     def _handle_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         # paho passes no reason, but calls this from the `except OSError` around its connection
         # attempt: the exception being handled is the reason (DNS, refused, TLS, time-out).
-        cfg = self.cfg
-        self._connect_failed(describe_exception(sys.exc_info()[1], cfg.host, cfg.port, cfg.tls is not None))
+        self._retarget(self._conn.attempt_failed(sys.exc_info()[1]))
 
     def _handle_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self.stats.received += 1

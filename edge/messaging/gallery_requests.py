@@ -73,6 +73,8 @@ class _Request:
     photo_bytes: int = 0  # decoded photo bytes held
     arrivals: list[_Arrival] = field(default_factory=list)  # for the attestation of a failed request
     manifest: dict[str, str] | None = None  # entry id -> sha256 the gallery authority signed (from chunk 0)
+    cut_off: bool = False  # the connection went down while it was outstanding
+    ask_again: bool = False  # ... and came back up (perhaps on another broker): fail now, do not wait it out
 
     @property
     def entries(self) -> int:
@@ -125,6 +127,21 @@ class GalleryRequests:
             return None
         return Progress(r.request_id, r.flight_id, len(r.chunks), r.first.chunk_count if r.first else None)
 
+    def connection(self, up: bool) -> None:
+        """The broker connection went down or came back (called from the client's thread: flags only).
+
+        Gallery chunks travel at QoS 0, so a chunk sent while the gate was away (or to the node it
+        was on, before a fail-over) is never redelivered: once the connection is back, the request
+        cannot complete, and :meth:`expire` fails it at once instead of after ``gallery_timeout_s``.
+        """
+        r = self._request
+        if r is None:
+            return
+        if not up:
+            r.cut_off = True
+        elif r.cut_off:
+            r.ask_again = True
+
     def is_pending(self, request_id: str | None) -> bool:
         return self._request is not None and request_id == self._request.request_id
 
@@ -132,6 +149,9 @@ class GalleryRequests:
         """Fail the request if its gallery is not complete ``gallery_timeout_s`` after it was sent."""
         r = self._request
         timeout = self.limits.gallery_timeout_s
+        if r is not None and r.ask_again:
+            return [self._fail("the broker connection was lost while the gallery was arriving (its chunks are "
+                               "not redelivered)")]
         if r is None or self._clock() - r.sent_at <= timeout:
             return []
         got = f"{len(r.chunks)}/{r.first.chunk_count} chunks" if r.first else "no chunk"

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+# A broker's host: a name or an address, not a URL (no scheme, path or blanks).
+_HOST = r"^[^\s/]+$"
+MAX_BROKERS = 16
 
 
 class _Settings(BaseModel):
@@ -30,11 +35,30 @@ class TlsConfig(_Settings):
         return self
 
 
-class MqttConfig(_Settings):
-    """The broker connection. Changing any of it needs a restart (it is not a live section)."""
+class BrokerAddress(_Settings):
+    """One broker (or one node of a clustered broker) the gate may connect to."""
 
-    host: str = "127.0.0.1"
+    host: str = Field(min_length=1, max_length=253, pattern=_HOST)
     port: int = Field(1883, ge=1, le=65535)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class MqttConfig(_Settings):
+    """The broker connection. Changing any of it needs a restart (it is not a live section).
+
+    One broker is ``host`` and ``port``. Several (the nodes of a cluster, or brokers that share the
+    gates' state) are ``brokers``, in the order to try them: the client connects to the first and, when
+    a connection is lost or an attempt fails, moves on to the next (:mod:`edge.messaging.failover`).
+    With ``brokers``, ``host`` and ``port`` are the first one's (they may be left out; given, they must
+    agree), so that whatever reads them names a broker the gate really uses. One TLS setting serves
+    every broker: each one's certificate must be valid for its host as listed.
+    """
+
+    host: str = Field("127.0.0.1", min_length=1, max_length=253, pattern=_HOST)
+    port: int = Field(1883, ge=1, le=65535)
+    brokers: tuple[BrokerAddress, ...] = Field((), max_length=MAX_BROKERS)
     username: str | None = None
     # Read from a file (systemd credentials: $CREDENTIALS_DIRECTORY/mqtt-password), never inline in
     # a config that may be pushed over the fleet topic.
@@ -49,6 +73,37 @@ class MqttConfig(_Settings):
     reconnect_max_s: float = Field(30.0, gt=0, le=600)
     # Enforced by the client before a payload is queued: a property of the connection, not of a gallery.
     max_payload_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_broker(cls, data: Any) -> Any:
+        """With ``brokers``, ``host``/``port`` default to the first one (checked to agree below)."""
+        brokers = data.get("brokers") if isinstance(data, dict) else None
+        if isinstance(brokers, (list, tuple)) and brokers:
+            first = brokers[0]  # anything else than an address is the field validation's to refuse
+            if isinstance(first, BrokerAddress):
+                data = {"host": first.host, "port": first.port, **data}
+            elif isinstance(first, dict) and "host" in first:
+                data = {"host": first["host"], "port": first.get("port", 1883), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _brokers_agree(self) -> MqttConfig:
+        if self.brokers:
+            first = self.brokers[0]
+            if (self.host, self.port) != (first.host, first.port):
+                raise ValueError(f"host/port ({self.host}:{self.port}) disagree with the first of brokers ({first}): "
+                                 "give one broker as host and port, or several as brokers")
+            seen = [str(b) for b in self.brokers]
+            dup = sorted({b for b in seen if seen.count(b) > 1})
+            if dup:
+                raise ValueError(f"brokers lists {', '.join(dup)} more than once")
+        return self
+
+    @property
+    def addresses(self) -> tuple[BrokerAddress, ...]:
+        """Every broker to try, in order (one: ``host`` and ``port``)."""
+        return self.brokers or (BrokerAddress(host=self.host, port=self.port),)
 
 
 @dataclass(frozen=True)

@@ -264,3 +264,33 @@ def test_an_entry_swapped_after_signing_is_refused_and_nothing_is_kept() -> None
     results = g.add(item(body))
     assert codes(results) == ["bad_signature", "GalleryFailed"] and "P0a" in results[0].reason
     assert g._request is None  # the request failed and its buffers were wiped
+
+
+# --------------------------------------------------------------------------- a lost connection
+def test_a_request_cut_off_by_a_lost_connection_fails_at_once_when_the_connection_is_back() -> None:
+    # Chunks travel at QoS 0: those sent while the gate was away (or to the node it was on, before a
+    # fail-over) never come. Waiting out the time-out would keep the flight without a gallery for
+    # gallery_timeout_s; the request fails as soon as the connection is back, with an attestation's
+    # figures for what had arrived, and the daemon asks again.
+    clock = Clock()
+    g = owner(clock=clock)
+    g.add(item(chunk(0, 3)))
+    held = held_templates(g)
+    g.connection(False)
+    assert g.expire() == []  # still away: asking again now would go nowhere
+    g.connection(True)
+    (failed,) = g.expire()
+    assert isinstance(failed, GalleryFailed) and failed.request_id == "req1" and "connection" in failed.reason
+    assert failed.entries_received == 2 and failed.received_sha256 is not None
+    assert all(not t.any() for t in held) and g.progress is None
+
+
+def test_a_connection_that_comes_up_with_nothing_cut_off_fails_nothing() -> None:
+    g = owner()
+    g.connection(True)  # e.g. the first connection, or a reconnect before the request was sent
+    assert g.expire() == []
+    g.opened("req2", "LH123")
+    g.connection(False)
+    g.opened("req3", "LH123")  # a new request sent after the drop is not cut off by it
+    g.connection(True)
+    assert g.expire() == [] and g.progress is not None and g.progress.request_id == "req3"

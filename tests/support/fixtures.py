@@ -12,6 +12,7 @@ import pytest
 
 from edge.messaging.link import GateLink
 from edge.messaging.settings import MqttConfig
+from support.ejabberd import ejabberd_cluster, ejabberd_factory  # noqa: F401 - fixtures, registered here
 from support.keys import TRUST
 from support.mqtt import Watcher
 from support.pki import make_pki
