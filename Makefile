@@ -9,7 +9,7 @@ FACES ?= ../shared/faces
 export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all venv models mosquitto test lint typecheck pytest demo bench eval field-test clean
+.PHONY: all venv models mosquitto ejabberd chromium test lint typecheck pytest demo bench eval fleet-bench field-test clean
 
 all: test
 
@@ -34,6 +34,27 @@ mosquitto:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto >/dev/null; \
 	fi
 
+# ejabberd from the system's packages when it is missing: its MQTT broker (mod_mqtt) is the clustered
+# broker of the fail-over tests and the fleet benchmark (they start private nodes on free ports with
+# their own epmd; the system service, where the package started one, is not used).
+ejabberd:
+	@if test -x /usr/sbin/ejabberdctl; then :; \
+	else \
+	  echo "installing ejabberd from the system packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ejabberd >/dev/null; \
+	fi
+
+# Chromium from the system's packages when it is missing: the aiming view's tests load its page in a
+# real headless browser (tests/aim).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium; then :; \
+	else \
+	  echo "installing chromium from the system packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 # ruff, then the architecture contracts of pyproject.toml's [tool.importlinter] (lint-imports; no cache
 # directory left in the checkout: the graph takes a second to build).
 lint: venv
@@ -43,7 +64,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv models mosquitto
+pytest: venv models mosquitto ejabberd chromium
 	GATE_EDGE_FACES=$(abspath $(FACES)) $(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
@@ -56,6 +77,15 @@ bench: venv models
 
 eval: venv models
 	$(BIN)/gate-edge eval --faces $(FACES) --json
+
+# The messaging of many gates (not part of `make test`; minutes): 50 and 200 gates on a private
+# Mosquitto and on a two-node ejabberd cluster, then one gallery's delivery, photos vs templates.
+# One JSON object per run (docs/topologies.md); FLEET_ARGS="--duration 30" and the like pass options on.
+fleet-bench: venv mosquitto ejabberd
+	@for broker in mosquitto ejabberd; do for n in 50 200; do \
+	  GATE_EDGE_FACES=$(abspath $(FACES)) $(BIN)/gate-edge fleet-bench --gates $$n --broker $$broker --json $(FLEET_ARGS) || exit 1; \
+	done; done
+	GATE_EDGE_FACES=$(abspath $(FACES)) $(BIN)/gate-edge gallery-bench --json
 
 # A real gate (root only, minutes, not part of `make test`): the install script on a fresh Debian 12
 # booted by systemd (amd64, systemd-nspawn) and under emulation (arm64, proot + qemu), the unit's
