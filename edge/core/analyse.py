@@ -17,9 +17,11 @@ from edge.core.align import align
 from edge.core.decide import Observation
 from edge.core.detect import FaceDetector
 from edge.core.embed import FaceEmbedder
+from edge.core.enrol import Enrolment, EnrolVerdict, verdict_for
 from edge.core.quality import QualityParams, QualityReport, assess
+from edge.core.refine import refine_landmarks
 from edge.core.search import Candidate, GalleryIndex
-from edge.core.select import Zone, select_traveller
+from edge.core.select import Zone, select_subject, select_traveller
 from edge.core.types import Face
 from edge.core.wipe import Scratch
 
@@ -31,31 +33,48 @@ class FrameAnalysis:
     quality: QualityReport | None = None
     candidates: tuple[Candidate, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The traveller's template (tracked by the frame's scratch) and the index it was searched in:
+    # passed on to the decision machine for template fusion. Never printed.
+    template: np.ndarray | None = field(default=None, repr=False)
+    index: GalleryIndex | None = field(default=None, repr=False)
 
     @property
     def usable(self) -> bool:
         return self.quality is not None and self.quality.ok and bool(self.candidates)
 
     def observation(self, t: float) -> Observation:
-        return Observation(t=t, present=self.traveller is not None, usable=self.usable,
-                           candidates=self.candidates if self.usable else (),
-                           box=self.traveller.box if self.traveller is not None else None)
+        usable = self.usable
+        return Observation(t=t, present=self.traveller is not None, usable=usable,
+                           candidates=self.candidates if usable else (),
+                           box=self.traveller.box if self.traveller is not None else None,
+                           template=self.template if usable else None,
+                           search=self.index.search if usable and self.index is not None else None)
 
 
 class FrameAnalyser:
-    """Holds the models and the live parameters; ``analyse`` is called once per frame."""
+    """Holds the models and the live parameters; ``analyse`` is called once per frame.
+
+    ``refine``: re-detect the traveller's landmarks on their own region of the full-resolution image
+    (:mod:`edge.core.refine`) before aligning.
+    """
 
     def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, quality: QualityParams,
-                 zone: Zone = (0.0, 0.0, 1.0, 1.0), clock: Callable[[], float] = time.perf_counter) -> None:
+                 zone: Zone = (0.0, 0.0, 1.0, 1.0), clock: Callable[[], float] = time.perf_counter,
+                 refine: bool = False) -> None:
         self.detector = detector
         self.embedder = embedder
         self.quality = quality
         self.zone = zone
+        self.refine = refine
         self._clock = clock
 
     def analyse(self, frame: np.ndarray, index: GalleryIndex | None, scratch: Scratch,
-                embed: bool = True) -> FrameAnalysis:
-        """Analyse ``frame``. With ``embed`` False (or no gallery) stop after detection and quality."""
+                embed: bool = True, photo: bool = False) -> FrameAnalysis:
+        """Analyse ``frame``. With ``embed`` False (or no gallery) stop after detection and quality.
+
+        A live frame's traveller is picked by the capture-zone rule; with ``photo`` (a probe photo in
+        an evaluation) the photo's subject is picked instead, by size and closeness to the centre.
+        """
         clock, out = self._clock, FrameAnalysis()
         t0 = clock()
         faces = self.detector.detect(frame, scratch)
@@ -63,9 +82,14 @@ class FrameAnalyser:
         out.timings_ms["detect"] = (t1 - t0) * 1e3
         out.faces = len(faces)
         h, w = frame.shape[:2]
-        out.traveller = select_traveller(faces, self.zone, w, h, self.quality.min_face_px)
+        out.traveller = (select_subject(faces, w, h) if photo
+                         else select_traveller(faces, self.zone, w, h, self.quality.min_face_px))
         if out.traveller is None or not embed:
             return out
+        if self.refine:
+            out.traveller = refine_landmarks(self.detector, frame, out.traveller, scratch)
+            t1 = clock()
+            out.timings_ms["refine"] = (t1 - t0) * 1e3 - out.timings_ms["detect"]
         crop = align(frame, out.traveller.landmarks, scratch)
         t2 = clock()
         out.timings_ms["align"] = (t2 - t1) * 1e3
@@ -78,18 +102,24 @@ class FrameAnalyser:
         t4 = clock()
         out.timings_ms["embed"] = (t4 - t3) * 1e3
         out.candidates = tuple(index.search(template, k=2))
+        out.template, out.index = template, index
         out.timings_ms["search"] = (clock() - t4) * 1e3
         return out
 
-    def enrol(self, image: np.ndarray, scratch: Scratch) -> tuple[np.ndarray, Face] | None:
-        """The template of the largest face in a gallery photo (no zone, no quality gate), or None.
+    def enrol(self, image: np.ndarray, scratch: Scratch) -> Enrolment:
+        """Enrol a gallery photo: its subject's template and a verdict (see :mod:`edge.core.enrol`).
 
-        The returned template is tracked by ``scratch``: copy it into the gallery before the scratch
+        No zone and no quality gate refuse a photo that has a face: the verdict says what is wrong
+        with it. The template is tracked by ``scratch``: copy it into the gallery before the scratch
         is wiped.
         """
         faces = self.detector.detect(image, scratch)
-        face = max(faces, key=lambda f: f.area, default=None)
+        h, w = image.shape[:2]
+        face = select_subject(faces, w, h)
         if face is None:
-            return None
+            return Enrolment(EnrolVerdict.NO_FACE)
+        if self.refine:
+            face = refine_landmarks(self.detector, image, face, scratch)
         crop = align(image, face.landmarks, scratch)
-        return self.embedder.embed(crop, scratch), face
+        verdict = verdict_for(face, [f for f in faces if f.box != face.box], assess(face, crop, self.quality))
+        return Enrolment(verdict, self.embedder.embed(crop, scratch), face)

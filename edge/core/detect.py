@@ -27,6 +27,11 @@ class DetectorParams:
     score_threshold: float = 0.6
     nms_threshold: float = 0.3
     top_k: int = 50
+    # Enlarge images narrower than ``input_width`` to that width before detecting: YuNet's landmarks on a
+    # face of 60-100 px are coarse, and a photo or small frame enlarged to the working width gives the
+    # aligner better points. ../shared/lfw seed-1 flight (420/420/3), subject picker on: FNIR at FPIR
+    # 0.003 4.27% -> 4.15%, rank-1 98.29% -> 98.53% (and it is what landmark refinement builds on).
+    enlarge: bool = True
 
 
 def padded_size(width: int, height: int) -> tuple[int, int]:
@@ -121,11 +126,15 @@ class FaceDetector:
         return [Face(tuple(map(float, boxes[i])), kps[i].copy(), float(scores[i])) for i in keep]  # type: ignore[arg-type]
 
     def detect(self, frame: np.ndarray, scratch: Scratch | None = None) -> list[Face]:
-        """Detect on a downscaled copy (width ``params.input_width``); faces in frame coordinates."""
+        """Detect on a copy scaled to width ``params.input_width`` (downscaled; enlarged too when
+        ``params.enlarge``); faces in frame coordinates."""
         h, w = frame.shape[:2]
-        scale = min(1.0, self.params.input_width / w)
-        if scale < 1.0:
-            small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        scale = self.params.input_width / w
+        if not self.params.enlarge:
+            scale = min(1.0, scale)
+        if scale != 1.0:
+            small = cv2.resize(frame, (round(w * scale), round(h * scale)),
+                               interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
             if scratch is not None:
                 scratch.track(small)
         else:

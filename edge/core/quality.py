@@ -19,7 +19,10 @@ from edge.core.types import Face
 class QualityParams:
     min_face_px: int = 24  # face box width in frame pixels
     min_sharpness: float = 10.0  # variance of the Laplacian of the aligned grey crop
-    max_yaw: float = 0.6  # |nose offset from eye midline| / eye distance
+    # |nose offset from eye midline| / eye distance. 1.0 (was 0.6) from the calibrate proposal with
+    # refined landmarks (command: see edge/core/decide.py's DecisionParams): the stricter gate refused
+    # 4-6 genuine LFW probes per flight and rejected no impostor that mattered.
+    max_yaw: float = 1.0
     max_roll_deg: float = 25.0
     min_brightness: float = 40.0
     max_brightness: float = 220.0

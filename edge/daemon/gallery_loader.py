@@ -22,10 +22,12 @@ import numpy as np
 
 from edge.core.analyse import FrameAnalyser
 from edge.core.embed import l2_normalise
+from edge.core.enrol import EnrolVerdict
 from edge.core.gallery import Gallery
 from edge.core.search import GalleryIndex
 from edge.core.wipe import wiped
 from edge.index import build_index
+from edge.messaging.schemas.gallery import EnrolmentReport, enrolment_report
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,13 @@ class LiveGallery:
     index: GalleryIndex
     entries: int
     failed_ids: list[str] = field(default_factory=list)  # photos with no usable face (failures to enrol)
+    # Entry id -> enrolment verdict (edge.core.enrol.EnrolVerdict value) for every photo entry: what the
+    # gallery service is told (EnrolmentReport); a word per entry, nothing biometric.
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+    def report(self) -> EnrolmentReport:
+        """The per-entry verdicts as the message for the gallery service."""
+        return enrolment_report(self.flight_id, self.version, self.sha256, self.verdicts)
 
     def wipe(self) -> int:
         n = self.index.size
@@ -67,6 +76,7 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
     matrix = np.zeros((total, dim), np.float32)
     ids: list[str] = []
     failed: list[str] = []
+    verdicts: dict[str, str] = {}
     try:
         for n, item in enumerate(gallery.items, 1):
             if item.template is not None:
@@ -78,23 +88,25 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
                     image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
                     if image is None:
                         failed.append(item.id)
+                        verdicts[item.id] = EnrolVerdict.UNREADABLE.value
                         log.warning("gallery %s: entry %s: photo cannot be decoded", gallery.flight_id, item.id)
                     else:
                         scratch.track(image)
                         enrolled = analyser.enrol(image, scratch)
-                        if enrolled is None:
+                        verdicts[item.id] = enrolled.verdict.value
+                        if enrolled.template is None:
                             failed.append(item.id)
                             log.warning("gallery %s: entry %s: no face found in photo (failure to enrol)",
                                         gallery.flight_id, item.id)
                         else:
-                            matrix[len(ids)] = enrolled[0]
+                            matrix[len(ids)] = enrolled.template
                             ids.append(item.id)
             item.wipe()
             if n % 25 == 0 or n == total:
                 progress(n, total)
         index = build_index(ids, matrix[: len(ids)], exact_max_entries)
         return LiveGallery(gallery.flight_id, gallery.version, gallery.expires_at, gallery.sha256, index,
-                           len(ids), failed)
+                           len(ids), failed, verdicts)
     finally:
         matrix.fill(0)
         gallery.wipe()

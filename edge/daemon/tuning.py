@@ -21,7 +21,7 @@ from edge.system.logsetup import setup_logging
 
 def detector_params(cfg: GateConfig) -> DetectorParams:
     d = cfg.detection
-    return DetectorParams(d.input_width, d.score_threshold, d.nms_threshold, d.top_k)
+    return DetectorParams(d.input_width, d.score_threshold, d.nms_threshold, d.top_k, d.enlarge)
 
 
 def quality_params(cfg: GateConfig) -> QualityParams:
@@ -50,6 +50,7 @@ def apply_live(old: GateConfig, new: GateConfig, models: FaceModels, analyser: F
     models.detector.params = detector_params(new)
     analyser.quality = quality_params(new)
     analyser.zone = new.detection.capture_zone
+    analyser.refine = new.detection.refine_landmarks
     machine.params = decision_params(new)
     link.set_limits(intake_limits(new), telemetry_expiry_s(new))
     if new.logging != old.logging:

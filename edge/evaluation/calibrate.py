@@ -11,7 +11,7 @@ figures and its top scores. Everything after that is arithmetic on those records
    ``target_fpir`` of the pooled unmated searches are accepted, and FNIR is measured there.
 3. The proposal is the setting with the lowest pooled FNIR (ties: the stricter gate, then the larger
    margin: equal misses, more protection against poor captures and look-alikes); the threshold is
-   rounded up to 0.01, which only rejects more.
+   rounded up to 0.005 (THRESHOLD_GRID), which only rejects more.
 
 Pooling several folders is the point: a threshold that holds on gate-like photos and on news photos
 is not tuned to either.
@@ -35,6 +35,10 @@ from edge.evaluation.setup import decision_params, load_models, make_analyser, q
 OPEN_GATE = QualityParams(min_face_px=0, min_sharpness=0.0, max_yaw=math.inf, max_roll_deg=180.0,
                           min_brightness=0.0, max_brightness=255.0)
 MARGINS = (0.0, 0.02, 0.05, 0.08, 0.1)
+# The proposal is rounded up to this grid: fine enough not to give away a whole point of FNIR
+# (0.01 cost 1 of the 31 probes of ../shared/faces with the landmark refinement), coarse enough to be
+# read and set by hand.
+THRESHOLD_GRID = 0.005
 FACE_PX = (0, 24, 32, 40, 48, 64)
 SHARPNESS = (0.0, 5.0, 10.0, 20.0, 40.0)
 MAX_YAW = (0.3, 0.45, 0.6, 1.0)
@@ -87,7 +91,7 @@ def propose(records: list[Records], target: float) -> dict[str, Any]:
         sweep.append(evaluate_setting(records, params, margin, target))
     best = min(sweep, key=lambda s: (s["fnir"], -s["min_face_px"], -s["min_sharpness"], s["max_yaw"],
                                      -s["margin"]))
-    threshold = math.ceil(best["threshold"] * 100 - 1e-9) / 100
+    threshold = round(math.ceil(best["threshold"] / THRESHOLD_GRID - 1e-9) * THRESHOLD_GRID, 4)
     quality = replace(base, min_face_px=best["min_face_px"], min_sharpness=best["min_sharpness"],
                       max_yaw=best["max_yaw"])
     per_folder = []
@@ -120,7 +124,7 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     protocols = [build_protocol(f, args.gallery_size, args.impostors, args.probes_per_identity, args.seed)
                  for f in args.faces]
     models = load_models(args)
-    analyser = make_analyser(models, OPEN_GATE)
+    analyser = make_analyser(models, OPEN_GATE, args)
     records = []
     for protocol in protocols:
         run = run_protocol(analyser, protocol, decision_params())

@@ -26,6 +26,7 @@ from edge.core.search import Candidate, GalleryIndex
 from edge.core.wipe import wiped
 from edge.evaluation.data import Probe, Protocol, read_image
 from edge.evaluation.metrics import Search, fnir, fpir, latency_summary, summary, threshold_for_fpir
+from edge.evaluation.statistics import intervals
 from edge.index import build_index
 
 TARGET_FPIR = 0.003  # NIST FRTE 1:N "travel" operating point: 0.3% of non-travellers falsely accepted
@@ -94,10 +95,10 @@ def enrol_gallery(analyser: FrameAnalyser, protocol: Protocol, exact_max_entries
                     failures.append((path, "unreadable"))
                     continue
                 got = analyser.enrol(image, scratch)
-                if got is None:
-                    failures.append((path, "no_face"))
+                if got.template is None:
+                    failures.append((path, got.verdict.value))
                     continue
-                templates.append(got[0].copy())  # the scratch zeroes the original
+                templates.append(got.template.copy())  # the scratch zeroes the original
                 ids.append(ident)
         if not ids:
             return None, ids, failures
@@ -118,7 +119,7 @@ def probe_once(analyser: FrameAnalyser, index: GalleryIndex | None, probe: Probe
         if image is None:
             return ProbeResult(probe, None, "unreadable", 0, Outcome.FAILURE_TO_ACQUIRE, False, 0.0, {}, None)
         t0 = time.perf_counter()
-        analysis = analyser.analyse(image, index, scratch)
+        analysis = analyser.analyse(image, index, scratch, photo=True)
         quality = None
         if analysis.quality is not None:
             q = analysis.quality
@@ -209,6 +210,8 @@ def report(run: EvalRun, target_fpir: float = TARGET_FPIR) -> dict[str, Any]:
             "threshold": t_at,
             "fpir": round(fpir(imp_s, t_at, p.margin), 4),
         },
+        # 95% intervals: bootstrap for FNIR, Clopper-Pearson for FPIR (edge.evaluation.statistics).
+        "intervals": intervals(gen_s, imp_s, p.threshold, p.margin, target_fpir),
         "rank1_identification_rate": round(sum(1 for s in gen_s if s is not None and s.rank1_is_mate) / len(gen), 4)
         if gen else None,
         "genuine_misidentified": sum(

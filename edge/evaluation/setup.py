@@ -14,9 +14,10 @@ from edge.core.quality import QualityParams
 from edge.inference.onnx_runtime import FaceModels, load_face_models
 
 
-def detector_params(cfg: DetectionConfig | None = None) -> DetectorParams:
+def detector_params(cfg: DetectionConfig | None = None, enlarge: bool | None = None) -> DetectorParams:
     cfg = cfg or DetectionConfig()
-    return DetectorParams(cfg.input_width, cfg.score_threshold, cfg.nms_threshold, cfg.top_k)
+    return DetectorParams(cfg.input_width, cfg.score_threshold, cfg.nms_threshold, cfg.top_k,
+                          cfg.enlarge if enlarge is None else enlarge)
 
 
 def quality_params(cfg: QualityConfig | None = None) -> QualityParams:
@@ -44,14 +45,41 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="verified model cache (default: models/cache)")
     parser.add_argument("--threads", type=int, default=ModelsConfig().threads,
                         help="onnxruntime intra-op threads per model (default: the config's)")
+    on_off = {"choices": ("on", "off"), "default": None}
+    parser.add_argument("--enlarge", **on_off, help="enlarge images narrower than the detector's width "  # type: ignore[arg-type]
+                        f"(default: the config's, {'on' if DetectionConfig().enlarge else 'off'})")
+    parser.add_argument("--refine", **on_off, help="re-detect landmarks on the face's region "  # type: ignore[arg-type]
+                        f"(default: the config's, {'on' if DetectionConfig().refine_landmarks else 'off'})")
+    parser.add_argument("--flip-tta", **on_off, help="average the crop's and its mirror's embeddings "  # type: ignore[arg-type]
+                        f"(default: the config's, {'on' if ModelsConfig().flip_tta else 'off'})")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default=None,
+                        help=f"embedder precision (default: the config's, {ModelsConfig().embedder_precision})")
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    return default if value is None else value == "on"
+
+
+def models_config(args: argparse.Namespace) -> ModelsConfig:
+    """The default models section with the command line's model options applied."""
+    base = ModelsConfig()
+    return ModelsConfig(cache_dir=getattr(args, "models_dir", None) or default_models_dir(),
+                        threads=getattr(args, "threads", base.threads),
+                        flip_tta=_flag(getattr(args, "flip_tta", None), base.flip_tta),
+                        embedder_precision=getattr(args, "precision", None) or base.embedder_precision)
 
 
 def load_models(args: argparse.Namespace, frame_size: tuple[int, int] = (1280, 720)) -> FaceModels:
     """Load and verify the models named by the default config (raises ModelError with a clear text)."""
-    cfg = ModelsConfig(cache_dir=args.models_dir or default_models_dir(), threads=args.threads)
-    return load_face_models(cfg, detector_params(), frame_size=frame_size)
+    enlarge = getattr(args, "enlarge", None)
+    return load_face_models(models_config(args), detector_params(enlarge=None if enlarge is None else enlarge == "on"),
+                            frame_size=frame_size)
 
 
-def make_analyser(models: FaceModels, quality: QualityParams | None = None) -> FrameAnalyser:
-    zone = DetectionConfig().capture_zone
-    return FrameAnalyser(models.detector, models.embedder, quality or quality_params(), zone)
+def make_analyser(models: FaceModels, quality: QualityParams | None = None,
+                  args: argparse.Namespace | None = None) -> FrameAnalyser:
+    """The analyser the daemon builds from the default config (``args``: the command line's options)."""
+    cfg = DetectionConfig()
+    refine = _flag(getattr(args, "refine", None), cfg.refine_landmarks)
+    return FrameAnalyser(models.detector, models.embedder, quality or quality_params(), cfg.capture_zone,
+                         refine=refine)

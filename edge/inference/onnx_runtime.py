@@ -54,7 +54,7 @@ class OnnxModel:
         return list(self.session.get_providers())
 
 
-def _recorded_hash(stamp: Path, spec: ModelSpec) -> str | None:
+def _recorded_hash(stamp: Path, spec: ModelSpec, role: str | None = None) -> str | None:
     """The derived copy's sha256 recorded when it was made from this very original, or None."""
     try:
         doc = json.loads(stamp.read_text(encoding="utf-8"))
@@ -62,7 +62,7 @@ def _recorded_hash(stamp: Path, spec: ModelSpec) -> str | None:
         return None  # absent, torn, or the bare hash an older version wrote: derive again
     if not isinstance(doc, dict) or doc.get("format") != DERIVED_STAMP_FORMAT:
         return None
-    if doc.get("source_sha256") != spec.sha256 or doc.get("role") != spec.role:
+    if doc.get("source_sha256") != spec.sha256 or doc.get("role") != (role or spec.role):
         return None
     digest = doc.get("sha256")
     return digest if isinstance(digest, str) else None
@@ -140,11 +140,39 @@ def _providers(cfg: ModelsConfig, cache_dir: Path) -> list[str | tuple[str, dict
     return out
 
 
-def load_model(spec: ModelSpec, cfg: ModelsConfig, cache_dir: Path | None = None) -> OnnxModel:
-    """Verify, derive the runtime copy and open one model; checks the requested providers are really active."""
+INT8_ROLE = "embedder-int8"  # the stamp's role of a quantised embedder (edge.inference.quantise)
+
+
+def int8_path(spec: ModelSpec, cache_dir: Path) -> Path:
+    """Where an embedder's int8 copy lives: named after the original's hash, like derived copies."""
+    return cache_dir / "derived" / f"{Path(spec.file).stem}.{spec.sha256[:16]}.int8.onnx"
+
+
+def int8_model(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The verified int8 copy of an embedder, made by `gate-edge models quantise`; ModelError if absent
+    or if it no longer matches the hash recorded when it was made (it is never re-made silently:
+    quantisation needs calibration photos)."""
+    dest = int8_path(spec, cache_dir)
+    recorded = _recorded_hash(derived_stamp_path(dest), spec, INT8_ROLE)
+    if recorded is None or not dest.is_file():
+        raise ModelError(f"no int8 copy of {spec.name} in {dest.parent}: run `gate-edge models quantise` "
+                         "(it needs the 'quantise' extra), or set models.embedder_precision to fp32")
+    found = sha256_file(dest)
+    if found != recorded:
+        raise ModelError(f"int8 copy {dest} is altered or corrupt: expected sha256 {recorded} (recorded when "
+                         f"it was made), found {found}; run `gate-edge models quantise` again")
+    return dest
+
+
+def load_model(spec: ModelSpec, cfg: ModelsConfig, cache_dir: Path | None = None, int8: bool = False
+               ) -> OnnxModel:
+    """Verify, derive the runtime copy and open one model; checks the requested providers are really active.
+
+    ``int8``: open the embedder's quantised copy instead (see :func:`int8_model`).
+    """
     cache_dir = Path(cache_dir or cfg.cache_dir)
     path = verify(spec, cache_dir)
-    runtime_copy = derived_model(spec, path, cache_dir)
+    runtime_copy = int8_model(spec, cache_dir) if int8 else derived_model(spec, path, cache_dir)
     try:
         session = ort.InferenceSession(str(runtime_copy), sess_options=session_options(cfg.threads),
                                        providers=_providers(cfg, cache_dir))
@@ -189,9 +217,9 @@ def load_face_models(cfg: ModelsConfig, detector_params: DetectorParams | None =
     manifest = manifest or load_manifest(cfg.manifest)
     det = load_model(manifest.get(cfg.detector), cfg)
     emb_spec = manifest.get(cfg.embedder)
-    emb = load_model(emb_spec, cfg)
+    emb = load_model(emb_spec, cfg, int8=cfg.embedder_precision == "int8")
     models = FaceModels(det, emb, FaceDetector(det, det.output_names, detector_params),
-                        FaceEmbedder(emb, emb_spec.embedding_dim or 128))
+                        FaceEmbedder(emb, emb_spec.embedding_dim or 128, flip=cfg.flip_tta))
     if warm_up:
         # First runs allocate arenas and pick kernels: pay that before READY, not on a traveller.
         w, h = frame_size

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.core.decide import DecisionMachine, DecisionParams, Observation, Outcome, Phase, frame_vote
+from edge.core.fusion import Fusion
 from edge.core.search import Candidate
 
+# Per-frame votes: the machine's vote counting (fusion has its own tests, tests/core/test_fusion.py).
 P = DecisionParams(threshold=0.45, margin=0.05, votes_required=2, max_frames=4, budget_s=2.0,
-                   acquire_timeout_s=3.0, absent_frames_to_reset=3)
+                   acquire_timeout_s=3.0, absent_frames_to_reset=3, fusion=Fusion.NONE)
 
 
 def cands(best: float, second: float, entry: str = "P-a") -> tuple[Candidate, ...]:
@@ -97,11 +102,13 @@ observations = st.builds(
 )
 
 
+@pytest.mark.parametrize("fusion", list(Fusion))
 @settings(max_examples=300, deadline=None)
-@given(st.lists(observations, max_size=60))
-def test_invariants_on_any_sequence(obs: list[Observation]) -> None:
+@given(obs=st.lists(observations, max_size=60))
+def test_invariants_on_any_sequence(fusion: Fusion, obs: list[Observation]) -> None:
     """Whatever arrives: one decision per walk-up, matches only for an entry that was voted for."""
-    m = DecisionMachine(P)
+    params = dataclasses.replace(P, fusion=fusion)
+    m = DecisionMachine(params)
     t = 0.0
     decisions = []
     for o in obs:
@@ -115,6 +122,8 @@ def test_invariants_on_any_sequence(obs: list[Observation]) -> None:
             decisions.append(d)
             if d.outcome is Outcome.MATCH:
                 assert d.entry_id is not None and d.score is not None and d.score >= P.threshold
+                assert d.runner_up is not None and d.score - d.runner_up >= P.margin
+                assert d.entry_id in {c.entry_id for c in m.evidence}
             else:
                 assert d.entry_id is None
             assert d.decided_at >= d.started_at

@@ -15,7 +15,9 @@ def test_bench_quick_prints_every_field(run_json, faces_dir: Path) -> None:  # t
     rep = run_json(bench, ["--quick", "--faces", str(faces_dir)])
     assert rep["frame_size"] == [1280, 720]
     assert rep["frames_measured"] == rep["frames"] * rep["rounds"] > 0
-    assert rep["frames_decided"] > 0  # faces were found and searched: the timings cover the whole path
+    # With fused decisions one frame of a stranger is not yet a decision: that faces were found and
+    # searched (the timings cover the whole path) is what the search stage's timings below show.
+    assert 0 <= rep["frames_decided"] <= rep["frames_measured"]
     for stage in ("detect", "align", "embed", "search", "decide"):
         assert rep["stages_ms"][stage]["p50"] > 0
         assert rep["stages_ms"][stage]["p95"] >= rep["stages_ms"][stage]["p50"]
@@ -30,8 +32,16 @@ def test_bench_quick_prints_every_field(run_json, faces_dir: Path) -> None:  # t
         assert 0.0 <= r["recall_at_1"] <= 1.0 and r["search_ms"]["p50"] > 0
     assert next(r for r in rep["search"] if r["index"] == "exact")["recall_at_1"] == 1.0
     assert rep["peak_rss_mb"] > 0
-    assert set(rep["goals"]) == {"end_to_end_p95_le_100ms", "ratio_vs_opencv_le_1", "large_search_p50_le_1ms",
-                                 "recall_at_1_ge_0.99", "peak_rss_le_400mb"}
+    assert set(rep["goals"]) == {"end_to_end_p95_le_100ms", "ratio_vs_opencv_le_1", "ratio_vs_opencv_le_0.8",
+                                 "large_search_p50_le_1ms", "recall_at_1_ge_0.99", "peak_rss_le_400mb"}
+    # Every accuracy option timed in the same loop as OpenCV: with and without each.
+    variants = rep["options"]["variants"]
+    assert {"none", "default", "refine", "flip_tta", "all", "opencv"} <= set(variants)
+    assert "int8" in variants or "int8" in rep["options"]["notes"]
+    for name, row in variants.items():
+        assert 0 < row["end_to_end_ms"]["p50"] <= row["end_to_end_ms"]["p95"]
+        assert name == "opencv" or row["ratio_vs_opencv"] > 0
+    assert "enlarge" in rep["options"]["notes"]
 
 
 def test_calibrate_on_faces_proposes_a_threshold_that_separates_them(run_json, faces_dir: Path) -> None:  # type: ignore[no-untyped-def]
