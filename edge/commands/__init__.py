@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "bench": "benchmark latency, search and memory",
     "schema": "print every MQTT message schema as JSON Schema",
     "verify": "check that a saved wipe attestation or event was signed by the gate's own key",
+    "aim": "show the live camera and the faces it sees (local page), to place and focus it",
+    "fleet": "fleet admin: list the gates, push config, send commands, follow decisions",
 }
 
 

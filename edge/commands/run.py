@@ -4,6 +4,8 @@ Exit status (deploy/gate-edge.service restarts on failure except on 2):
 - 2: the config file, a credential or a TLS file is missing, unreadable or invalid. Restarting cannot
   fix that, an operator must: one line per problem names the file and what it is for.
 - 3: the models or the camera cannot be set up (retried: a camera may come back).
+- 75: a signed `restart` command (edge/daemon/officer_commands.py): the unit restarts on it
+  (RestartForceExitStatus=75) so that a pushed `restart_required` change takes effect.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ class LiveConfig:
         change = classify_change(self.cfg, new)
         if change.kind == "restart_required":
             self._remember(item, fleet, gate)  # the next start (systemd restart, reboot) comes up with it
-            self._send("restart_required", desired.version, [], change.paths)
+            # The version changes with every document: the paths that need the restart are the others.
+            self._send("restart_required", desired.version, [], tuple(p for p in change.paths if p != "version"))
             return
         self._pending = _Pending(new, item, fleet, gate)  # a newer one replaces one still waiting
 
@@ -120,7 +121,8 @@ class LiveConfig:
 
     def _send(self, status: ReportStatus, version: int, issues: Any, paths: tuple[str, ...] = (),
               note: str | None = None) -> None:
-        errors = [ConfigIssue(path=i.path, value=_jsonable(i.value), expected=i.expected) for i in issues]
+        errors = [ConfigIssue(path=i.path, value=_jsonable(i.value), expected=i.expected,
+                              suggestion=i.suggestion) for i in issues]
         if note:
             errors.append(ConfigIssue(path="<apply>", value=None, expected=note))
         errors += [ConfigIssue(path=p, value=None, expected="a restart to take effect") for p in paths]
@@ -128,4 +130,5 @@ class LiveConfig:
         self._report(ConfigReported(gate=gate_id, status=status, version=version, applied_version=self.cfg.version,
                                     errors=errors))
         log.log(logging.WARNING if status == "rejected" else logging.INFO, "config version %d: %s%s", version,
-                status, "".join(f"\n  {e.path}: {e.expected} (got {e.value!r})" for e in errors))
+                status, "".join(f"\n  {e.path}: {e.expected} (got {e.value!r})"
+                                + (f" (did you mean {e.suggestion!r}?)" if e.suggestion else "") for e in errors))

@@ -41,6 +41,9 @@ class GateView:
     paused: bool
     config_version: int
     broker: str  # connected, connecting, or unreachable (with the reason)
+    online_since: datetime | None = None  # when the current broker connection was first seen up
+    last_event: tuple[datetime, str] | None = None  # when the last decision was made, and its outcome
+    broker_address: str | None = None  # host:port of the broker the client is on (or trying)
 
 
 def gallery_summary(v: GateView) -> GallerySummary:
@@ -56,11 +59,14 @@ def gallery_summary(v: GateView) -> GallerySummary:
     return GallerySummary(flight_id=v.session.flight, state=state)
 
 
-def status(v: GateView, models: FaceModels) -> Status:
+def status(v: GateView, models: FaceModels, outbox_depth: int | None = None) -> Status:
     model_ids = {m.spec.name: m.spec.sha256[:16] for m in (models.detector_model, models.embedder_model)}
     return Status(gate=v.gate_id, online=True, software_version=__version__, models=model_ids,
                   config_version=v.config_version, gallery=gallery_summary(v), camera=v.source.health.value,
-                  paused=v.paused, broker=v.broker[:300])
+                  paused=v.paused, broker=v.broker[:300], broker_address=v.broker_address,
+                  online_since=v.online_since if v.broker == "connected" else None, outbox_depth=outbox_depth,
+                  last_event_at=v.last_event[0] if v.last_event else None,
+                  last_outcome=v.last_event[1] if v.last_event else None)
 
 
 def telemetry(v: GateView, interval_s: float, link_counters: dict[str, int]) -> Telemetry:
@@ -70,12 +76,12 @@ def telemetry(v: GateView, interval_s: float, link_counters: dict[str, int]) -> 
     counters = TelemetryCounters(
         transactions=m.transactions, matches=o["match"], non_matches=o["no_match"],
         failures_to_acquire=o["failure_to_acquire"], timeouts=o["timeout"], opt_outs=o["opt_out"],
-        frames_dropped=v.source.stats.dropped,
+        frames_dropped=v.source.stats.dropped, frames_in=m.frames, frames_analysed=m.frames_analysed,
         **{k: n for k, n in link_counters.items() if k in TelemetryCounters.model_fields},
     )
     return Telemetry(gate=v.gate_id, interval_s=interval_s, counters=counters,
                      latency_ms=LatencySummary(p50=p50, p95=p95, count=len(m.latency_ms)),
-                     camera=v.source.health.value)
+                     camera=v.source.health.value, **m.telemetry_fields())
 
 
 def systemd_line(v: GateView) -> str:

@@ -55,7 +55,8 @@ def test_no_other_module_spells_a_code() -> None:
     found = [
         f"{p.relative_to(EDGE.parent)}: {m.group(0)}"
         for p in sorted(EDGE.rglob("*.py"))
-        if p != EDGE / "config" / "errors.py"
+        # the wire examples spell what a report carries; tests/contract checks the example is a real report
+        if p not in (EDGE / "config" / "errors.py", EDGE / "messaging" / "schemas" / "examples.py")
         for m in spelled.finditer(p.read_text())
     ]
     assert not found, found

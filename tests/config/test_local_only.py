@@ -24,7 +24,7 @@ from edge.config.schema import DEFAULT_TRUST_DIR, GateConfig
 from edge.config.store import FILENAME, LastKnownGood, startup_config
 
 BASE: dict[str, Any] = {"gate_id": "G1", "camera": {"backend": "file", "url": "/clips/clip.avi"}}
-EXPECTED_LOCAL = {"gate_id", "state_dir", "camera", "mqtt", "models", "security"}
+EXPECTED_LOCAL = {"gate_id", "state_dir", "camera", "mqtt", "models", "security", "metrics"}
 
 ATTACKS: list[dict[str, Any]] = [
     {"camera": {"backend": "file", "url": "rtsp://attacker.example/feed"}},
@@ -35,6 +35,7 @@ ATTACKS: list[dict[str, Any]] = [
     {"models": {"cache_dir": "/tmp/evil", "providers": ["CUDAExecutionProvider"]}},
     {"models": {"manifest": "/tmp/evil.json"}},
     {"state_dir": "/tmp/evil"},
+    {"metrics": {"enabled": True, "address": "0.0.0.0"}},
     {"gate_id": "OTHER"},
     {"security": {"trust_dir": "/tmp/evil-trust"}},
     {"mqtt": None},
