@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -118,8 +118,39 @@ def _entries_for(kind: GalleryKind, photos: Sequence[tuple[str, bytes]]) -> list
     return out
 
 
-class BenchGalleryServer:
+_S = TypeVar("_S", bound="_Service")
+
+
+class _Service:
+    """A back-office client served by one thread: ``_serve`` runs until :meth:`stop`."""
+
+    client: MqttClient
+    _what: str
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=self._what, daemon=True)
+
+    def start(self: _S, timeout: float = 10.0) -> _S:
+        self.client.start()
+        if not self.client.wait_connected(timeout) or not self.client.wait_subscribed(timeout):
+            raise RuntimeError(f"{self._what}: cannot subscribe at the broker {self.client.broker}")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.client.stop()
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+
+class BenchGalleryServer(_Service):
     """The gallery authority's service for the benchmark; see the module doc."""
+
+    _what = "bench-gallery"
 
     def __init__(self, mqtt: MqttConfig, photos: Sequence[tuple[str, bytes]], signer: Signer, *,
                  kind: GalleryKind = "photo", chunk_size: int | None = None, client_id: str = "bench-gallery") -> None:
@@ -135,20 +166,7 @@ class BenchGalleryServer:
         self.requests = 0
         self.bytes_sent = 0
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="bench-gallery", daemon=True)
-
-    def start(self, timeout: float = 10.0) -> BenchGalleryServer:
-        self.client.start()
-        if not self.client.wait_connected(timeout) or not self.client.wait_subscribed(timeout):
-            raise RuntimeError(f"gallery server: no broker at {self.mqtt.host}:{self.mqtt.port}")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.client.stop()
+        super().__init__()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -198,8 +216,10 @@ class BenchGalleryServer:
 
 
 # --------------------------------------------------------------------------- consumer
-class Consumer:
+class Consumer(_Service):
     """The back office: every event and wipe attestation of every gate; see the module doc."""
+
+    _what = "bench-consumer"
 
     def __init__(self, mqtt: MqttConfig, client_id: str = "bench-consumer") -> None:
         p = mqtt.gate_prefix
@@ -214,26 +234,13 @@ class Consumer:
         self.latencies_ms: list[float] = []
         self._last_seq: dict[str, int] = {}
         self.received_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="bench-consumer", daemon=True)
-
-    def start(self, timeout: float = 10.0) -> Consumer:
-        self.client.start()
-        if not self.client.wait_connected(timeout) or not self.client.wait_subscribed(timeout):
-            raise RuntimeError("consumer: cannot subscribe at the broker")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.client.stop()
+        super().__init__()
 
     def has(self, event_ids: Sequence[str], wipe_ids: Sequence[str]) -> bool:
         with self._lock:
             return self.event_ids.issuperset(event_ids) and self.wipe_ids.issuperset(wipe_ids)
 
-    def _loop(self) -> None:
+    def _serve(self) -> None:
         while not self._stop.is_set():
             msg = self.client.get(0.1)
             if msg is None:

@@ -25,6 +25,7 @@ from gate_sim.gallery_service import GalleryService
 from gate_sim.scenario import Scenario, load_scenario
 from gate_sim.world import World, private_world
 from support.mqtt import Watcher
+from support.scenarios import LOOPING_FLIGHT
 
 from edge.camera.base import FrameSource
 from edge.camera.capture import CaptureWorker
@@ -40,19 +41,7 @@ GATE = "G7"
 FLIGHT = "TST001"
 REPO = Path(__file__).resolve().parents[2]
 
-# A small looping flight: two enrolled travellers walk up, then an impostor. 320x240 at 10 fps keeps
-# two cores well ahead of the camera, so decisions keep coming at the scenario's pace.
-SCENARIO: dict[str, Any] = {
-    "name": "daemon-tests",
-    "seed": 5,
-    "camera": {"width": 320, "height": 240, "fps": 10},
-    "conditions": {"start_size": 0.55, "end_size": 0.9, "noise": 2},
-    "walk_duration_s": 0.7,
-    "gap_s": 0.4,
-    "loop": True,
-    "manifest": ["deepface_id00", "deepface_id01", "deepface_id06"],
-    "walkups": [{"identity": "deepface_id00"}, {"identity": "deepface_id06"}, {"identity": "solvay_02"}],
-}
+SCENARIO: dict[str, Any] = {**LOOPING_FLIGHT, "name": "daemon-tests"}
 
 
 

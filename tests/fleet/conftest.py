@@ -20,6 +20,7 @@ from gate_sim.camera import SimulatedCameraDevice
 from gate_sim.scenario import Scenario, load_scenario
 from gate_sim.world import World, private_world
 from support.mqtt import Watcher
+from support.scenarios import LOOPING_FLIGHT
 
 from edge.camera.capture import CaptureWorker
 from edge.commands import main as gate_edge
@@ -31,18 +32,7 @@ from edge.system.systemd import Notifier
 
 GATE = "G7"
 FLIGHT = "TST001"
-# Two enrolled travellers and an impostor walk up, again and again: decisions keep coming.
-SCENARIO: dict[str, Any] = {
-    "name": "fleet-tests",
-    "seed": 5,
-    "camera": {"width": 320, "height": 240, "fps": 10},
-    "conditions": {"start_size": 0.55, "end_size": 0.9, "noise": 2},
-    "walk_duration_s": 0.7,
-    "gap_s": 0.4,
-    "loop": True,
-    "manifest": ["deepface_id00", "deepface_id01", "deepface_id06"],
-    "walkups": [{"identity": "deepface_id00"}, {"identity": "deepface_id06"}, {"identity": "solvay_02"}],
-}
+SCENARIO: dict[str, Any] = {**LOOPING_FLIGHT, "name": "fleet-tests"}
 
 
 class GateRun:
