@@ -32,6 +32,7 @@ from edge.messaging.schemas.commands import (
     PauseCommand,
     RejectionCode,
     RejectionNotice,
+    RestartCommand,
     ResumeCommand,
     WipeCommand,
 )
@@ -39,6 +40,8 @@ from edge.messaging.schemas.config import ConfigDesired, ConfigIssue, ConfigRepo
 from edge.messaging.schemas.events import Event, WipeAttestation
 from edge.messaging.schemas.gallery import (
     Assignment,
+    EnrolmentReport,
+    EntryVerdict,
     GalleryChunk,
     GalleryEntry,
     GalleryManifest,
@@ -53,6 +56,7 @@ ALL_MESSAGES: dict[str, type[Message]] = {
     "gallery_request": GalleryRequest,
     "gallery_chunk": GalleryChunk,
     "gallery_manifest": GalleryManifest,
+    "enrolment_report": EnrolmentReport,
     "event": Event,
     "wipe_attestation": WipeAttestation,
     "config_desired": ConfigDesired,
@@ -66,8 +70,14 @@ ALL_MESSAGES: dict[str, type[Message]] = {
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schema of every message, keyed by a short name (for ``gate-edge schema``)."""
-    return {name: cls.model_json_schema(by_alias=True) for name, cls in ALL_MESSAGES.items()}
+    """JSON Schema of every message, keyed by a short name, each with its example (``gate-edge schema``)."""
+    from edge.messaging.schemas.examples import examples  # only the schema tools need them
+
+    found = examples()  # every message has one (tests/contract); a missing one must not break the command
+    return {
+        name: {**cls.model_json_schema(by_alias=True), "examples": [found[name]] if name in found else []}
+        for name, cls in ALL_MESSAGES.items()
+    }
 
 __all__ = [
     "ALL_MESSAGES",
@@ -82,6 +92,8 @@ __all__ = [
     "ConfigDesired",
     "ConfigIssue",
     "ConfigReported",
+    "EnrolmentReport",
+    "EntryVerdict",
     "Event",
     "GalleryChunk",
     "GalleryEntry",
@@ -97,6 +109,7 @@ __all__ = [
     "PauseCommand",
     "RejectionCode",
     "RejectionNotice",
+    "RestartCommand",
     "ResumeCommand",
     "Status",
     "Telemetry",

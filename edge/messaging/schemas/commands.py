@@ -17,47 +17,71 @@ class CommandRequest(InboundMessage):
     NAME: ClassVar[str] = ""
     SCHEMA: ClassVar[str] = "gate-edge/cmd/1"
     schema_: Literal["gate-edge/cmd/1"] = schema_field(SCHEMA)
-    request_id: str = Field(..., pattern=ID_PATTERN)
+    request_id: str = Field(..., pattern=ID_PATTERN,
+                            description="unique per command: a request id is executed once (replays are refused)")
     gate: str | None = Field(None, pattern=GATE_ID_PATTERN, description="required to match, if given")
-    issued_at: AwareDatetime = Field(..., description="commands are executed only within minutes of this")
+    issued_at: AwareDatetime = Field(
+        ..., description="commands are executed only within minutes of this (ISO 8601, UTC)")
 
 
 class WipeCommand(CommandRequest):
+    """Wipe the gallery now (a wipe attestation follows); the flight ends at this gate."""
+
     NAME: ClassVar[str] = "wipe"
 
 
 class OptOutCommand(CommandRequest):
+    """The next traveller opts out of face capture: not captured, an opt_out event instead."""
+
     NAME: ClassVar[str] = "opt_out"
-    duration_s: float | None = Field(None, gt=0, le=600, description="default: opt_out.duration_s")
+    duration_s: float | None = Field(
+        None, gt=0, le=600, description="seconds, at most, that the next traveller is not captured; default: "
+                                        "opt_out.duration_s")
 
 
 class PauseCommand(CommandRequest):
+    """Stop capturing until resume (the gallery stays)."""
+
     NAME: ClassVar[str] = "pause"
 
 
 class ResumeCommand(CommandRequest):
+    """Capture again after a pause."""
+
     NAME: ClassVar[str] = "resume"
 
 
 class CloseFlightCommand(CommandRequest):
+    """Close the flight now: its gallery is wiped (reason flight_close) as at its close time."""
+
     NAME: ClassVar[str] = "close_flight"
     flight_id: str | None = Field(None, pattern=ID_PATTERN, description="must match the live flight, if given")
 
 
+class RestartCommand(CommandRequest):
+    """Restart the gate process (for a config change reported ``restart_required``): after the current
+    transaction the gate wipes its gallery, exits with the status its unit restarts on, and comes back
+    with the config stored for the next start."""
+
+    NAME: ClassVar[str] = "restart"
+
+
 COMMANDS: dict[str, type[CommandRequest]] = {
-    c.NAME: c for c in (WipeCommand, OptOutCommand, PauseCommand, ResumeCommand, CloseFlightCommand)
+    c.NAME: c
+    for c in (WipeCommand, OptOutCommand, PauseCommand, ResumeCommand, CloseFlightCommand, RestartCommand)
 }
 
 
 class CommandReply(Message):
     SCHEMA: ClassVar[str] = "gate-edge/cmd-reply/1"
     schema_: Literal["gate-edge/cmd-reply/1"] = schema_field(SCHEMA)
-    gate: str = Field(..., pattern=GATE_ID_PATTERN)
-    command: str
-    request_id: str | None = None
-    result: Literal["accepted", "rejected"]
-    reason: str | None = None
-    replied_at: AwareDatetime = Field(default_factory=utcnow)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN, description="id of the replying gate")
+    command: str = Field(description="the command's name, as in its topic")
+    request_id: str | None = Field(None, description="the command's request id, when it could be read")
+    result: Literal["accepted", "rejected"] = Field(description="accepted (carried out) or rejected (see reason)")
+    reason: str | None = Field(None, description="rejected: the rejection code and why; accepted: what was done, "
+                                                 "if there is something to say")
+    replied_at: AwareDatetime = Field(default_factory=utcnow, description="when the gate replied (ISO 8601, UTC)")
 
 
 # --------------------------------------------------------------------------- rejections
@@ -91,9 +115,9 @@ class RejectionNotice(Message):
 
     SCHEMA: ClassVar[str] = "gate-edge/rejection/1"
     schema_: Literal["gate-edge/rejection/1"] = schema_field(SCHEMA)
-    gate: str = Field(..., pattern=GATE_ID_PATTERN)
-    topic: str
-    code: RejectionCode
-    reason: str
-    request_id: str | None = None
-    rejected_at: AwareDatetime = Field(default_factory=utcnow)
+    gate: str = Field(..., pattern=GATE_ID_PATTERN, description="id of the refusing gate")
+    topic: str = Field(description="the topic the refused message came on")
+    code: RejectionCode = Field(description="why, as a code a program can act on")
+    reason: str = Field(description="why, in words")
+    request_id: str | None = Field(None, description="the refused message's request id (or correlation data), if any")
+    rejected_at: AwareDatetime = Field(default_factory=utcnow, description="when the gate refused (ISO 8601, UTC)")

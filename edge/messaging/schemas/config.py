@@ -20,13 +20,17 @@ class ConfigDesired(InboundMessage):
         ..., ge=0, le=MAX_CONFIG_VERSION, description="must exceed the applied version; at most 2**31 - 1"
     )
     gate: str | None = Field(None, pattern=GATE_ID_PATTERN, description="required to match, if given")
-    config: dict[str, Any]
+    config: dict[str, Any] = Field(
+        description="a partial gate config (the sections of `gate-edge run`'s config file but the local-only ones), "
+                    "merged over the local file, the fleet's under the gate's; the result must be a valid config")
 
 
 class ConfigIssue(Message):
-    path: str
-    value: Any = None
-    expected: str
+    path: str = Field(description="where in the config, dotted (e.g. decision.threshold), or (message)")
+    value: Any = Field(None, description="the value found there (secrets redacted)")
+    expected: str = Field(description="what is expected there, in words")
+    suggestion: str | None = Field(None, description="for a misspelt key or kind: the nearest known one "
+                                                     "(\"did you mean\"), as `gate-edge check` says it")
 
 
 class ConfigReported(Message):
@@ -34,9 +38,11 @@ class ConfigReported(Message):
 
     SCHEMA: ClassVar[str] = "gate-edge/config-reported/1"
     schema_: Literal["gate-edge/config-reported/1"] = schema_field(SCHEMA)
-    gate: str = Field(..., pattern=GATE_ID_PATTERN)
-    status: Literal["applied", "rejected", "restart_required"]
+    gate: str = Field(..., pattern=GATE_ID_PATTERN, description="id of the reporting gate")
+    status: Literal["applied", "rejected", "restart_required"] = Field(
+        description="applied (in force now), rejected (see errors; the applied version stays), or restart_required "
+                    "(stored, in force after the next start)")
     version: int = Field(..., ge=0, description="the version this report is about")
     applied_version: int = Field(..., ge=0, description="the version now running")
-    errors: list[ConfigIssue] = Field(default_factory=list)
-    reported_at: AwareDatetime = Field(default_factory=utcnow)
+    errors: list[ConfigIssue] = Field(default_factory=list, description="rejected: every problem found")
+    reported_at: AwareDatetime = Field(default_factory=utcnow, description="when the gate reported (ISO 8601, UTC)")
