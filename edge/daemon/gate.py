@@ -26,7 +26,7 @@ from edge.core.analyse import FrameAnalyser
 from edge.core.decide import Decision, DecisionMachine, OptOutPhase, OptOutWindow, Outcome, Phase
 from edge.core.gallery import Gallery
 from edge.core.wipe import wiped
-from edge.daemon import reports
+from edge.daemon import officer_commands, reports
 from edge.daemon.flight_session import (
     Action,
     BuildGallery,
@@ -53,7 +53,7 @@ from edge.messaging.link import (
     GateLink,
     InboundItem,
 )
-from edge.messaging.schemas import CommandReply, ConfigReported, Event, GalleryState, WipeAttestation
+from edge.messaging.schemas import ConfigReported, Event, GalleryState, WipeAttestation
 from edge.system.systemd import Notifier, Watchdog
 
 log = logging.getLogger("edge.daemon")
@@ -81,6 +81,7 @@ class GateDaemon:
         self._notifier = notifier
         self._on_event = on_event
         self.metrics = GateMetrics()
+        self.on_shutdown: list[Callable[[], None]] = []  # run last, e.g. closing the metrics endpoint
         self.config = LiveConfig(cfg, base_raw, stored, apply=self._apply_config, report=self._report_config,
                                  remember_versions=self._config_versions)
         self.session = FlightSession(clock, time.monotonic, floor=link.floors.assignment_issued_at)
@@ -91,11 +92,14 @@ class GateDaemon:
         self._next_handle = 0
         self._stop = threading.Event()
         self._paused = False
+        self._exit_code = 0  # officer_commands.EXIT_RESTART once a restart command was accepted
         self._opt_out: OptOutWindow | None = None
         self._stages: dict[str, float] = {}
         self._frame_errors = 0
         self._last_health: Health | None = None
-        self._last_broker = ""
+        self._last_broker: tuple[str, str] = ("", "")
+        self._online_since: datetime | None = None  # the status's online_since: this connection's start
+        self._last_event: tuple[datetime, str] | None = None  # for the status: when, and what outcome
         self._next_telemetry = time.monotonic() + cfg.telemetry.interval_s
         self._systemd_line = ""
         self._progress_shown = -1
@@ -108,6 +112,10 @@ class GateDaemon:
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
         self._stop.set()
+
+    def restart(self) -> None:
+        """Stop once no traveller is being decided; ``run()`` then returns the restart status."""
+        self._exit_code = officer_commands.EXIT_RESTART
 
     def run(self) -> int:
         try:
@@ -142,7 +150,7 @@ class GateDaemon:
                 self._frame(frame)
         finally:
             self._shutdown()
-        return 0
+        return self._exit_code
 
     def _shutdown(self) -> None:
         self._notifier.notify("STOPPING=1", "STATUS=stopping: wiping the gallery and flushing events")
@@ -150,10 +158,13 @@ class GateDaemon:
             self.source.stop()
         self._take_built(self.loader.stop())
         self._carry_out(self.session.shutdown())
+        self.machine.reset()  # a traveller being decided: their fused template is zeroed too
         for handle in list(self._held):  # nothing should be left; never leave a buffer unzeroed
             self._held.pop(handle).wipe()
         self.link.stop(flush_timeout=3.0)
         log.info("stopped; %d transactions", self.metrics.transactions)
+        for close in self.on_shutdown:
+            close()
 
     # ------------------------------------------------------------------ frames
     def _frame(self, frame: Frame) -> None:
@@ -170,7 +181,7 @@ class GateDaemon:
             self._publish_decision(decision)
 
     def _analyse(self, frame: Frame) -> Decision | None:
-        self.metrics.frames += 1
+        self.metrics.frame_in()
         with wiped() as scratch:
             scratch.track(frame.image)
             now, live = frame.timestamp, self.live
@@ -191,7 +202,10 @@ class GateDaemon:
             analysis = self.analyser.analyse(frame.image, live.index, scratch, embed=self.machine.wants_embedding)
             if analysis.usable or not self._stages:
                 self._stages = analysis.timings_ms
-            return self.machine.observe(analysis.observation(now))
+            started = time.perf_counter()
+            decision = self.machine.observe(analysis.observation(now))
+            self.metrics.analysed(analysis, (time.perf_counter() - started) * 1e3)
+            return decision
 
     def _publish_decision(self, d: Decision) -> None:
         event, total = reports.decision_event(self.cfg.gate_id, self.cfg.version, self.live, d, self._stages)
@@ -200,6 +214,7 @@ class GateDaemon:
 
     def _emit(self, event: Event, outcome: Outcome, total_ms: float | None) -> None:
         stored = self.link.publish_event(event)
+        self._last_event = (stored.decided_at, outcome.value)
         self.metrics.record(outcome, total_ms)
         log.info("transaction %s: %s (score %s, %d frames%s)", stored.transaction_id, outcome.value, stored.score,
                  stored.frames_used, "" if total_ms is None else f", {total_ms:.0f} ms")
@@ -228,18 +243,25 @@ class GateDaemon:
         idle = self.machine.phase is not Phase.ACQUIRING
         if idle:
             self.config.apply_pending()
+            if self._exit_code == officer_commands.EXIT_RESTART:
+                self._stop.set()
         self._carry_out(self.session.tick(idle))
         if time.monotonic() >= self._next_telemetry:
             self._next_telemetry = time.monotonic() + self.cfg.telemetry.interval_s
             view = self._view()
             self.link.publish_telemetry(reports.telemetry(view, self.cfg.telemetry.interval_s, self.link.counters()))
+            self._publish_status()  # the retained status's outbox depth and last decision, as of now
         if self.session.state is GalleryState.LOADING and self.loader.progress.done != self._progress_shown:
             self._progress_shown = self.loader.progress.done
             self._publish_status()  # operators watch a large gallery load entry by entry
         broker = self._broker_state()
-        if broker != self._last_broker:  # the retained status says what the gate saw of the broker
-            self._last_broker = broker
+        where = self.link.client.broker
+        if (broker, where) != self._last_broker:  # the retained status says what the gate saw of the broker
+            self._last_broker = (broker, where)  # a fail-over is a new connection: a new online_since
+            self._online_since = datetime.now(timezone.utc) if broker == "connected" else None
             self._publish_status()
+        if self.metrics.refresh_due():  # the gauges the metrics endpoint reads (outbox, camera, gallery)
+            self.metrics.refresh(self._view(), self.link.counters())
         line = reports.systemd_line(self._view())
         if line != self._systemd_line:
             self._systemd_line = line
@@ -251,6 +273,7 @@ class GateDaemon:
                 self._held[handle] = result
                 log.info("gallery of flight %s v%d built: %d travellers (%d failed to enrol)", result.flight_id,
                          result.version, result.entries, len(result.failed_ids))
+                self.link.publish_enrolment(result.report())  # the gallery service re-takes weak photos
                 self._carry_out(self.session.gallery_built(handle, result.entries))
             else:
                 self._carry_out(self.session.gallery_build_failed(handle))
@@ -276,7 +299,7 @@ class GateDaemon:
                     entries_wiped=item.entries_received, reason="refused", received_sha256=item.received_sha256))
             self._carry_out(self.session.gallery_failed(item.request_id))
         elif isinstance(item, CommandItem):
-            self._command(item)
+            officer_commands.handle(self, item)
         elif isinstance(item, ConfigUpdate):
             self.config.consider(item)
 
@@ -327,39 +350,6 @@ class GateDaemon:
                                                reason=a.reason, received_sha256=g.sha256))
         log.info("gallery of flight %s wiped (%s): %d entries", g.flight_id, a.reason, entries)
 
-    # ------------------------------------------------------------------ officers' commands
-    def _command(self, item: CommandItem) -> None:
-        refusal: str | None = None
-        note: str | None = None
-        if item.name == "wipe":
-            entries = self.live.entries if self.live else 0
-            self._carry_out(self.session.wipe_command())
-            note = f"{entries} entries wiped"
-        elif item.name == "close_flight":
-            actions, refusal = self.session.close_command(getattr(item.request, "flight_id", None))
-            self._carry_out(actions)
-        elif item.name == "pause":
-            self._paused = True
-            self.machine.reset()
-        elif item.name == "resume":
-            self._paused = False
-        elif item.name == "opt_out":
-            note = self._opt_out_next(getattr(item.request, "duration_s", None) or self.cfg.opt_out.duration_s)
-        result = "rejected" if refusal else "accepted"
-        log.info("command %s: %s%s", item.name, result, f" ({refusal or note})" if refusal or note else "")
-        self.link.reply(item, CommandReply(gate=self.cfg.gate_id, command=item.name,
-                                           request_id=item.request.request_id, result=result,
-                                           reason=refusal or note))
-        self._publish_status()
-
-    def _opt_out_next(self, duration: float) -> str:
-        # The traveller being decided (or still leaving) is not the one opting out: wait for them.
-        busy = self.machine.phase is not Phase.IDLE
-        self._opt_out = OptOutWindow(time.monotonic() + duration, self.cfg.decision.absent_frames_to_reset, busy)
-        event = reports.opt_out_event(self.cfg.gate_id, self.cfg.version, self.live, self.session.flight)
-        self._emit(event, Outcome.OPT_OUT, None)
-        return f"the next traveller is not captured (at most {duration:.0f} s)"
-
     # ------------------------------------------------------------------ config, status
     def _apply_config(self, old: GateConfig, new: GateConfig) -> None:
         apply_live(old, new, self.models, self.analyser, self.machine, self.link)
@@ -378,7 +368,8 @@ class GateDaemon:
 
     def _view(self) -> reports.GateView:
         return reports.GateView(self.cfg.gate_id, self.session, self.live, self.loader.progress, self.source,
-                                self.metrics, self._paused, self.cfg.version, self._broker_state())
+                                self.metrics, self._paused, self.cfg.version, self._broker_state(),
+                                self._online_since, self._last_event, self.link.client.broker)
 
     def _broker_state(self) -> str:
         if self.link.connected:
@@ -387,4 +378,4 @@ class GateDaemon:
         return f"unreachable ({reason})" if reason else "connecting"
 
     def _publish_status(self) -> None:
-        self.link.publish_status(reports.status(self._view(), self.models))
+        self.link.publish_status(reports.status(self._view(), self.models, self.link.outbox.depth))

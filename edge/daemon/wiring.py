@@ -13,18 +13,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from edge import __version__
 from edge.camera.base import FrameSource
-from edge.config.schema import GateConfig
+from edge.config.schema import GateConfig, MetricsConfig
 from edge.config.store import StoredDesired
 from edge.core.analyse import FrameAnalyser
 from edge.core.decide import DecisionMachine
 from edge.daemon.gate import GateDaemon
+from edge.daemon.metrics import families
 from edge.daemon.tuning import decision_params, detector_params, intake_limits, quality_params, telemetry_expiry_s
 from edge.inference.onnx_runtime import FaceModels, load_face_models
 from edge.messaging.authenticate import SIGNER_OF
 from edge.messaging.envelope import Signer, TrustAnchors, load_or_create_private_key
 from edge.messaging.link import GateLink
 from edge.messaging.schemas import Event
+from edge.system.prometheus import MetricsEndpoint, MetricsUnavailable
 from edge.system.systemd import Notifier, default_notifier
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,8 @@ def build_gate(
             models = load_face_models(cfg.models, detector_params(cfg), frame_size=(width, height))
     else:
         models.detector.params = detector_params(cfg)
-    analyser = FrameAnalyser(models.detector, models.embedder, quality_params(cfg), cfg.detection.capture_zone)
+    analyser = FrameAnalyser(models.detector, models.embedder, quality_params(cfg), cfg.detection.capture_zone,
+                             refine=cfg.detection.refine_landmarks)
     if source is None:
         from edge.camera.factory import create_source  # camera backends are imported only when used
 
@@ -96,6 +100,28 @@ def build_gate(
                     limits=intake_limits(cfg), telemetry_expiry_s=telemetry_expiry_s(cfg), signer=signer,
                     trust=trust)
     link.set_expectations(applied_config_version=cfg.version)
-    return GateDaemon(cfg, models=models, analyser=analyser, machine=DecisionMachine(decision_params(cfg)),
-                      source=source, link=link, notifier=notifier, base_raw=base_raw, stored=stored,
-                      on_event=on_event)
+    daemon = GateDaemon(cfg, models=models, analyser=analyser, machine=DecisionMachine(decision_params(cfg)),
+                        source=source, link=link, notifier=notifier, base_raw=base_raw, stored=stored,
+                        on_event=on_event)
+    if cfg.metrics.enabled:
+        serve_metrics(daemon, cfg.metrics)
+    return daemon
+
+
+def serve_metrics(daemon: GateDaemon, cfg: MetricsConfig) -> MetricsEndpoint | None:
+    """Start the gate's Prometheus endpoint, closed when the daemon stops. A port already taken or the
+    library missing is logged and the gate runs on without it: figures are not worth a gate that
+    refuses to board."""
+    gate_id = daemon.cfg.gate_id
+    endpoint = MetricsEndpoint(lambda: families(daemon.metrics, gate_id, __version__), cfg.address, cfg.port)
+    try:
+        endpoint.start()
+    except (OSError, MetricsUnavailable) as exc:
+        log.error("metrics endpoint on %s not started: %s", endpoint.url, exc)
+        return None
+    daemon.on_shutdown.append(endpoint.close)
+    if endpoint.loopback:
+        log.info("metrics on %s", endpoint.url)
+    else:  # only the local file can ask for this (metrics is a local-only section)
+        log.warning("metrics on %s: reachable from the network, as metrics.address asks", endpoint.url)
+    return endpoint

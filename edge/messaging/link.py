@@ -44,6 +44,7 @@ from edge.messaging.outbox import Outbox
 from edge.messaging.schemas import (
     CommandReply,
     ConfigReported,
+    EnrolmentReport,
     Event,
     GalleryRequest,
     RejectionCode,
@@ -105,8 +106,8 @@ class GateLink:
         self.floors = Floors(state_dir)
         self._acks: collections.deque[Ack] = collections.deque()
         self._acks_ready = threading.Event()
-        # Events and wipe attestations are signed with the gate's own key (its public half is in the
-        # status), so that nobody with publish rights can forge what the gate decided or deleted.
+        # Events, wipe attestations and enrolment reports are signed with the gate's own key (its public half
+        # is in the status), so that nobody with publish rights can forge what the gate decided or deleted.
         self._sign = signer
         self._trust = trust
         self._birth = self.with_identity(Status(gate=gate_id, online=True, software_version=software_version))
@@ -118,9 +119,9 @@ class GateLink:
             qos0=[self.topics.gallery_response],
             status_topic=self.topics.status,
             birth=lambda: self._birth_bytes,
-            will=Status(gate=gate_id, online=False, software_version=software_version).to_bytes(),
+            will=Status(gate=gate_id, online=False, software_version=software_version, sent_at=None).to_bytes(),
             on_ack=self._queue_ack,
-            on_connection=lambda up: self._acks_ready.set(),
+            on_connection=self._connection,
         )
         self._answers = Answerer(self.topics, self._send, self.report_config)
 
@@ -289,6 +290,11 @@ class GateLink:
         self.outbox.add(self.topics.wipe, self._signed(attestation.to_bytes()), kind="wipe")
         self._pump()
 
+    def publish_enrolment(self, report: EnrolmentReport) -> bool:
+        """How a gallery's photos enrolled, signed like events, best effort (not stored: nothing to re-take
+        once the gallery is gone). The gallery service acts on it (asks for better photos)."""
+        return self._send(OutMessage(self.topics.gallery_enrolment, self._signed(report.to_bytes())))
+
     def _signed(self, body: bytes) -> bytes:
         return self._sign(body) if self._sign is not None else body
 
@@ -356,6 +362,10 @@ class GateLink:
         }
 
     # ------------------------------------------------------------------ acks and the outbox pump
+    def _connection(self, up: bool) -> None:  # paho's thread: flags only
+        self.gallery_requests.connection(up)
+        self._acks_ready.set()
+
     def _queue_ack(self, ack: Ack) -> None:  # paho's thread: enqueue only
         self._acks.append(ack)
         self._acks_ready.set()

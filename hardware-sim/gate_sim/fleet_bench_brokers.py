@@ -155,6 +155,7 @@ BRIDGED_TOPICS = (
     ("gate/v1/+/events", "out", 1), ("gate/v1/+/wipe", "out", 1), ("gate/v1/+/status", "out", 1),
     ("gate/v1/+/telemetry", "out", 0), ("gate/v1/+/rejected", "out", 1), ("gate/v1/+/replies", "out", 1),
     ("gate/v1/+/config/reported", "out", 1), ("gate/v1/+/gallery/request", "out", 1),
+    ("gate/v1/+/gallery/enrolment", "out", 1),
     ("gate/v1/+/assignment", "in", 1), ("gate/v1/+/gallery/response", "in", 0), ("gate/v1/+/cmd/+", "in", 1),
     ("gate/v1/+/config/desired", "in", 1), ("fleet/v1/config", "in", 1),
 )

@@ -9,6 +9,7 @@ on purpose, for tests of the device's validation.
     svc = GalleryService(MqttConfig(port=...), entries=[("P001", Path(".../img1.jpg")), ...]).start()
     ...
     svc.served  # [(gate, flight, gallery_version, digest)]: compare with the wipe attestation
+    svc.enrolments  # [(gate, EnrolmentReport)]: how each gate enrolled the photos it was sent
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,8 +30,9 @@ import cv2
 import numpy as np
 
 from edge.messaging.client import MessagingError, MqttClient, OutMessage
-from edge.messaging.envelope import Signer
+from edge.messaging.envelope import Signer, display_json
 from edge.messaging.schemas import (
+    EnrolmentReport,
     GalleryChunk,
     GalleryEntry,
     GalleryManifest,
@@ -106,8 +109,10 @@ class GalleryService:
         self.sabotage: Sabotage | None = None
         self.served: list[Served] = []
         self.errors: list[str] = []
+        self.enrolments: list[tuple[str, EnrolmentReport]] = []
+        self._enrolment_tail = "/gallery/enrolment"
         filt = f"{mqtt.gate_prefix}/+/gallery/request"
-        self.client = MqttClient(mqtt, client_id, subscriptions=[filt])
+        self.client = MqttClient(mqtt, client_id, subscriptions=[filt, f"{mqtt.gate_prefix}/+{self._enrolment_tail}"])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -131,6 +136,9 @@ class GalleryService:
             if msg is None:
                 continue
             try:
+                if msg.topic.endswith(self._enrolment_tail):
+                    self._enrolled(msg.topic, msg.payload)
+                    continue
                 req = GalleryRequest.model_validate_json(msg.payload)
                 if not msg.response_topic:
                     raise ValueError("request without a response topic")
@@ -138,6 +146,15 @@ class GalleryService:
             except (ValueError, OSError, MessagingError) as e:  # pydantic errors are ValueErrors
                 self.errors.append(str(e))
                 log.warning("gallery service: bad request on %s: %s", msg.topic, e)
+
+    def _enrolled(self, topic: str, payload: bytes) -> None:
+        """Record a gate's enrolment report (the signature is the gate's; a simulation does not check it)."""
+        report = EnrolmentReport.model_validate(display_json(payload))
+        gate = topic[len(self.mqtt.gate_prefix) + 1:].partition("/")[0]
+        self.enrolments.append((gate, report))
+        counts = Counter(e.verdict for e in report.entries)
+        log.info("gallery service: %s enrolled %s v%d: %s", gate, report.flight_id, report.gallery_version,
+                 ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no photos")
 
     def _list(self, flight_id: str) -> Sequence[tuple[str, Path]]:
         return self.entries(flight_id) if callable(self.entries) else self.entries

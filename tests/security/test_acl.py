@@ -25,8 +25,8 @@ from edge.messaging.settings import MqttConfig
 NOT_AUTHORISED = 135
 G1 = "gate/v1/G1"
 GATE_OUTPUTS = [f"{G1}/{t}" for t in
-                ("status", "gallery/request", "events", "wipe", "config/reported", "telemetry", "rejected", "replies",
-                 "replies/some-request")]
+                ("status", "gallery/request", "gallery/enrolment", "events", "wipe", "config/reported", "telemetry",
+                 "rejected", "replies", "replies/some-request")]
 GATE_INPUTS = [f"{G1}/{t}" for t in ("assignment", "gallery/response", "config/desired", "cmd/wipe")]
 FLEET_CONFIG = "fleet/v1/config"
 
@@ -39,7 +39,7 @@ RIGHTS: dict[str, tuple[list[str], list[str]]] = {
     "gallery-service": (
         [f"{G1}/gallery/response"],
         [f"{G1}/assignment", f"{G1}/events", f"{G1}/wipe", f"{G1}/status", f"{G1}/gallery/request",
-         f"{G1}/cmd/wipe", f"{G1}/config/desired", FLEET_CONFIG],
+         f"{G1}/gallery/enrolment", f"{G1}/cmd/wipe", f"{G1}/config/desired", FLEET_CONFIG],
     ),
     "dcs": (
         [f"{G1}/assignment"],
