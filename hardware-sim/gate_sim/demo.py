@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     parser.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="turn the gate's metrics endpoint on (127.0.0.1:PORT), scrape it before the gate "
+                             "stops and compare its decision counters with the events received")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     try:
         summary = board(args.scenario, args.faces, seed=args.seed,
-                        show=None if args.json else _show)
+                        show=None if args.json else _show, metrics_port=args.metrics_port)
     except Exception as exc:  # the demo explains failures instead of a traceback
         logging.getLogger("gate_sim.demo").exception("demo failed")
         print(f"demo failed: {exc}", file=sys.stderr)
@@ -100,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         _print_summary(summary)
-    return 0 if summary["wrong"] == 0 and summary["wipe_attested"] else 1
+    agree = summary.get("metrics", {}).get("agree_with_events", True)
+    return 0 if summary["wrong"] == 0 and summary["wipe_attested"] and agree else 1
 
 
 def _show(line: str) -> None:
@@ -108,14 +112,14 @@ def _show(line: str) -> None:
 
 
 def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
-          show: Callable[[str], None] | None = None) -> dict[str, Any]:
+          show: Callable[[str], None] | None = None, metrics_port: int | None = None) -> dict[str, Any]:
     """Run the whole simulated flight in real time (the camera's frame rate); returns the summary.
 
     Real time on purpose: the gate sees frames at the camera's rate and drops what it cannot keep up
     with, which is what the latency and the decisions should be measured under.
     """
     from edge.camera.capture import CaptureWorker
-    from edge.config.schema import CaptureConfig, DetectionConfig, TelemetryConfig
+    from edge.config.schema import CaptureConfig, DetectionConfig, MetricsConfig, TelemetryConfig
     from edge.evaluation.data import default_faces
     from gate_sim.camera import SimulatedCameraDevice
     from gate_sim.scenario import load_scenario
@@ -153,9 +157,11 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
             # The lane is the middle half of the picture: people queueing at the sides are bystanders.
             detection=DetectionConfig(capture_zone=(0.25, 0.0, 0.75, 1.0)),
             capture=CaptureConfig(stall_timeout_s=5.0), telemetry=TelemetryConfig(interval_s=5),
+            metrics=MetricsConfig(enabled=metrics_port is not None, port=metrics_port or 9464),
         )
         say("loading the face models")
         running = RunningGate(cfg, CaptureWorker(device, cfg.capture))
+        scrape: dict[str, Any] | None = None
         gate = running.gate
         try:
             t0 = time.monotonic()
@@ -178,13 +184,33 @@ def board(scenario_path: Path, faces: Path | None, seed: int | None = None,
             say(f"officer: close flight -> {reply.get('result') if reply else 'no reply'}")
             wait_until(lambda: any(w.get("reason") == "flight_close" for w in watch.wipes), 15,
                        "the wipe attestation")
+            if metrics_port is not None:
+                scrape = _scrape(metrics_port)
         finally:
             running.stop(timeout=15)
         # Every event the gate published should reach the fleet: wait for each id, then score.
         with contextlib.suppress(TimeoutError):  # a shortfall shows in the summary
             wait_until(lambda: watch.received(list(running.published)), DELIVERY_TIMEOUT_S, "every published event")
         watch.stop()
-        return _score(watch.events, watch.wipes, truth, camera, gate)
+        summary = _score(watch.events, watch.wipes, truth, camera, gate)
+        if scrape is not None:
+            summary["metrics"] = {**scrape, "agree_with_events": scrape["decisions"] == summary["outcomes"]}
+        return summary
+
+
+def _scrape(port: int) -> dict[str, Any]:
+    """The gate's metrics endpoint as a scraper sees it: decisions by outcome and the frame counters."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    samples = {(s.name, s.labels.get("outcome")): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    decisions = {o: int(v) for (name, o), v in samples.items() if name == "gate_edge_decisions_total" and v}
+    return {"families": len(list(text_string_to_metric_families(text))), "decisions": dict(sorted(decisions.items())),
+            "frames_in": int(samples.get(("gate_edge_frames_in_total", None), 0)),
+            "frames_dropped": int(samples.get(("gate_edge_frames_dropped_total", None), 0))}
 
 
 def _decided(events: list[dict[str, Any]], camera: Any) -> set[str | None]:
@@ -264,5 +290,9 @@ def _print_summary(s: dict[str, Any]) -> None:
           f"in order: {s['events_in_order']}")
     print(f"latency first usable frame -> event: p50 {s['latency_ms']['p50']} ms, p95 {s['latency_ms']['p95']} ms")
     print(f"gallery wipe attested at flight close: {s['wipe_attested']}  ({s['wipes']})")
+    if "metrics" in s:
+        m = s["metrics"]
+        print(f"metrics scraped before stop: {m['families']} families, decisions {m['decisions']}, frames in "
+              f"{m['frames_in']}, dropped {m['frames_dropped']}; agree with the events: {m['agree_with_events']}")
     for m in s["mistakes"]:
         print(f"  mistake: {m}")
