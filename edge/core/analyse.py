@@ -88,8 +88,9 @@ class FrameAnalyser:
             return out
         if self.refine:
             out.traveller = refine_landmarks(self.detector, frame, out.traveller, scratch)
-            t1 = clock()
-            out.timings_ms["refine"] = (t1 - t0) * 1e3 - out.timings_ms["detect"]
+            t = clock()
+            out.timings_ms["refine"] = (t - t1) * 1e3
+            t1 = t  # align is timed from here
         crop = align(frame, out.traveller.landmarks, scratch)
         t2 = clock()
         out.timings_ms["align"] = (t2 - t1) * 1e3
@@ -122,4 +123,4 @@ class FrameAnalyser:
             face = refine_landmarks(self.detector, image, face, scratch)
         crop = align(image, face.landmarks, scratch)
         verdict = verdict_for(face, [f for f in faces if f.box != face.box], assess(face, crop, self.quality))
-        return Enrolment(verdict, self.embedder.embed(crop, scratch), face)
+        return Enrolment(verdict, self.embedder.embed(crop, scratch))

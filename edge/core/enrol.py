@@ -53,7 +53,6 @@ class Enrolment:
 
     verdict: EnrolVerdict
     template: np.ndarray | None = None
-    face: Face | None = None
 
 
 def verdict_for(subject: Face, others: list[Face], quality: QualityReport) -> EnrolVerdict:

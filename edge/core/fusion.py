@@ -44,7 +44,6 @@ class TemplateFusion:
         self._sum: np.ndarray | None = None  # float64 sum of the unit templates so far
         self._frame: np.ndarray | None = None  # one frame's template while it is normalised
         self._fused: np.ndarray | None = None  # the renormalised mean, float32, handed to the search
-        self.frames = 0
 
     @property
     def buffers(self) -> tuple[np.ndarray, ...]:
@@ -72,7 +71,6 @@ class TemplateFusion:
         self._frame *= 1.0 / norm
         self._sum += self._frame
         self._frame.fill(0)
-        self.frames += 1
         total = float(np.linalg.norm(self._sum))
         if total == 0.0:  # opposite templates cancelled out: no direction to search
             return candidates
@@ -82,7 +80,6 @@ class TemplateFusion:
     def wipe(self) -> None:
         for b in self.buffers:
             b.fill(0)
-        self.frames = 0
 
 
 class ScoreMaxFusion:
@@ -90,7 +87,6 @@ class ScoreMaxFusion:
 
     def __init__(self) -> None:
         self._best: dict[str, float] = {}
-        self.frames = 0
 
     @property
     def buffers(self) -> tuple[np.ndarray, ...]:
@@ -101,13 +97,11 @@ class ScoreMaxFusion:
         for c in candidates:
             if c.score > self._best.get(c.entry_id, -np.inf):
                 self._best[c.entry_id] = c.score
-        self.frames += 1
         top = heapq.nlargest(2, self._best.items(), key=lambda kv: kv[1])
         return tuple(Candidate(e, s) for e, s in top)
 
     def wipe(self) -> None:
         self._best.clear()
-        self.frames = 0
 
 
 def make_fusion(kind: Fusion) -> TemplateFusion | ScoreMaxFusion | None:

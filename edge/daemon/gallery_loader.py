@@ -40,10 +40,14 @@ class LiveGallery:
     sha256: str
     index: GalleryIndex
     entries: int
-    failed_ids: list[str] = field(default_factory=list)  # photos with no usable face (failures to enrol)
     # Entry id -> enrolment verdict (edge.core.enrol.EnrolVerdict value) for every photo entry: what the
     # gallery service is told (EnrolmentReport); a word per entry, nothing biometric.
     verdicts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed_ids(self) -> list[str]:
+        """The photo entries that gave no template (failures to enrol), in gallery order."""
+        return [i for i, v in self.verdicts.items() if not EnrolVerdict(v).enrolled]
 
     def report(self) -> EnrolmentReport:
         """The per-entry verdicts as the message for the gallery service."""
@@ -75,7 +79,6 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
     total = len(gallery.items)
     matrix = np.zeros((total, dim), np.float32)
     ids: list[str] = []
-    failed: list[str] = []
     verdicts: dict[str, str] = {}
     try:
         for n, item in enumerate(gallery.items, 1):
@@ -87,7 +90,6 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
                     encoded = scratch.track(item.photo)
                     image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
                     if image is None:
-                        failed.append(item.id)
                         verdicts[item.id] = EnrolVerdict.UNREADABLE.value
                         log.warning("gallery %s: entry %s: photo cannot be decoded", gallery.flight_id, item.id)
                     else:
@@ -95,7 +97,6 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
                         enrolled = analyser.enrol(image, scratch)
                         verdicts[item.id] = enrolled.verdict.value
                         if enrolled.template is None:
-                            failed.append(item.id)
                             log.warning("gallery %s: entry %s: no face found in photo (failure to enrol)",
                                         gallery.flight_id, item.id)
                         else:
@@ -106,7 +107,7 @@ def build_live_gallery(gallery: Gallery, analyser: FrameAnalyser, exact_max_entr
                 progress(n, total)
         index = build_index(ids, matrix[: len(ids)], exact_max_entries)
         return LiveGallery(gallery.flight_id, gallery.version, gallery.expires_at, gallery.sha256, index,
-                           len(ids), failed, verdicts)
+                           len(ids), verdicts)
     finally:
         matrix.fill(0)
         gallery.wipe()

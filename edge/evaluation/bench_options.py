@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -64,7 +63,6 @@ def bench_options(args: argparse.Namespace, models: FaceModels, base: FrameAnaly
                   index: GalleryIndex, opencv: Runner, params: DecisionParams, rounds: int) -> dict[str, Any]:
     """p95/p50 end to end per variant and each one's ratio to OpenCV (median over median), same loop."""
     analysers, notes = _variants(models, base, args)
-    params = replace(params)
 
     def runner(analyser: FrameAnalyser) -> Runner:
         def run(frame: np.ndarray) -> float:

@@ -88,12 +88,18 @@ def threshold_for_fpir(impostor: Sequence[Search | None], target: float, margin:
     n = len(impostor)
     allowed = math.floor(target * n + 1e-9)
     s1, s2 = top_arrays([s for s in impostor if s is not None])
-    eligible = np.sort(s1[s1 - s2 >= margin])[::-1]
+    return threshold_above(np.sort(s1[s1 - s2 >= margin])[::-1], allowed)
+
+
+def threshold_above(eligible: np.ndarray, allowed: int) -> float:
+    """The lowest threshold on the 1e-4 grid that accepts at most ``allowed`` of the ``eligible`` scores
+    (those that could be accepted at all, best first); -1.0 when there are no more than ``allowed``."""
     if eligible.size <= allowed:
         return -1.0
     # Strictly above the first score that would exceed the allowance; rounding up only rejects more.
-    t = math.ceil(float(np.nextafter(eligible[allowed], np.inf)) * 1e4) / 1e4
-    while t <= eligible[allowed]:  # ceil of a value already on the 1e-4 grid
+    worst = float(eligible[allowed])
+    t = math.ceil(float(np.nextafter(worst, np.inf)) * 1e4) / 1e4
+    while t <= worst:  # ceil of a value already on the 1e-4 grid
         t = round(t + 1e-4, 4)
     return t
 

@@ -71,9 +71,8 @@ def models_config(args: argparse.Namespace) -> ModelsConfig:
 
 def load_models(args: argparse.Namespace, frame_size: tuple[int, int] = (1280, 720)) -> FaceModels:
     """Load and verify the models named by the default config (raises ModelError with a clear text)."""
-    enlarge = getattr(args, "enlarge", None)
-    return load_face_models(models_config(args), detector_params(enlarge=None if enlarge is None else enlarge == "on"),
-                            frame_size=frame_size)
+    enlarge = _flag(getattr(args, "enlarge", None), DetectionConfig().enlarge)
+    return load_face_models(models_config(args), detector_params(enlarge=enlarge), frame_size=frame_size)
 
 
 def make_analyser(models: FaceModels, quality: QualityParams | None = None,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from edge.evaluation.intervals import bootstrap_interval, clopper_pearson, impostors_needed
-from edge.evaluation.metrics import Search
+from edge.evaluation.metrics import Search, accepted
 
 REPLICATES = 1000
 BOOTSTRAP_SEED = 0  # the intervals are reproducible: same searches, same interval
@@ -39,11 +39,6 @@ def _arrays(searches: Sequence[Search | None], genuine: bool) -> tuple[np.ndarra
             continue
         s1[i], s2[i] = s.top()
     return s1, s2
-
-
-def _accepts(s1: np.ndarray, s2: np.ndarray, threshold: float, margin: float) -> np.ndarray:
-    out: np.ndarray = (s1 >= threshold) & (s1 - s2 >= margin)
-    return out
 
 
 def _threshold(s1: np.ndarray, s2: np.ndarray, target: float, margin: float) -> float:
@@ -67,19 +62,19 @@ def intervals(genuine: Sequence[Search | None], impostor: Sequence[Search | None
     out: dict[str, Any] = {"confidence": 0.95, "bootstrap_replicates": replicates}
     if g1.size:
         def fnir_fixed(g: np.ndarray, _: np.ndarray) -> float:
-            return 1.0 - float(_accepts(g1[g], g2[g], threshold, margin).mean())
+            return 1.0 - float(accepted(g1[g], g2[g], threshold, margin).mean())
 
         out["fnir"] = _rounded(bootstrap_interval(fnir_fixed, g1.size, i1.size, BOOTSTRAP_SEED, replicates))
 
         def fnir_at_target(g: np.ndarray, m: np.ndarray) -> float:
             t = _threshold(i1[m], i2[m], target, margin)
-            return 1.0 - float(_accepts(g1[g], g2[g], t, margin).mean())
+            return 1.0 - float(accepted(g1[g], g2[g], t, margin).mean())
 
         if i1.size:
             out[f"fnir_at_fpir_{target}"] = _rounded(
                 bootstrap_interval(fnir_at_target, g1.size, i1.size, BOOTSTRAP_SEED, replicates))
     if i1.size:
-        k = int(_accepts(i1, i2, threshold, margin).sum())
+        k = int(accepted(i1, i2, threshold, margin).sum())
         out["fpir"] = _rounded(clopper_pearson(k, int(i1.size)))
     needed = impostors_needed(target)
     out["impostors_needed"] = needed
@@ -98,6 +93,6 @@ def det_curve(genuine: Sequence[Search | None], impostor: Sequence[Search | None
     i1, i2 = _arrays(impostor, False)
     scores = np.concatenate([g1[np.isfinite(g1)], i1[np.isfinite(i1)]])
     thresholds = np.unique(scores)
-    fp = np.array([_accepts(i1, i2, t, margin).mean() if i1.size else 0.0 for t in thresholds])
-    fn = np.array([1.0 - _accepts(g1, g2, t, margin).mean() if g1.size else 0.0 for t in thresholds])
+    fp = np.array([accepted(i1, i2, t, margin).mean() if i1.size else 0.0 for t in thresholds])
+    fn = np.array([1.0 - accepted(g1, g2, t, margin).mean() if g1.size else 0.0 for t in thresholds])
     return thresholds, fp, fn

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edge.evaluation.metrics import threshold_above
+
 NO_MATCH_SCORE = -math.inf  # a transaction whose evidence never held the margin matches at no threshold
 
 
@@ -66,15 +68,7 @@ def threshold_for_transaction_fpir(impostor_scores: Sequence[float], target: flo
     if np.isnan(arr).any():
         raise ValueError("impostor scores must not be NaN")
     allowed = math.floor(target * arr.size + 1e-9)
-    eligible = np.sort(arr[np.isfinite(arr)])[::-1]
-    if eligible.size <= allowed:
-        return -1.0
-    # Strictly above the first score that would exceed the allowance; rounding up only rejects more.
-    worst = float(eligible[allowed])
-    t = math.ceil(float(np.nextafter(worst, np.inf)) * 1e4) / 1e4
-    while t <= worst:  # a score already on the 1e-4 grid
-        t = round(t + 1e-4, 4)
-    return t
+    return threshold_above(np.sort(arr[np.isfinite(arr)])[::-1], allowed)
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 95), digits: int = 3

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import onnx
 
-from edge.atomic_file import PUBLIC, atomic_write
-from edge.inference.manifest import DERIVED_STAMP_FORMAT, derived_stamp_path
+from edge.inference.manifest import write_derived
 
 
 def relax_input_dims(model: onnx.ModelProto) -> None:
@@ -49,17 +48,7 @@ def derive(role: str, source: Path, dest: Path) -> dict[str, object]:
     if role == "detector":
         relax_input_dims(model)
     drop_initializer_inputs(model)
-    data = model.SerializeToString()
-    stamp: dict[str, object] = {
-        "format": DERIVED_STAMP_FORMAT,
-        "role": role,
-        "source_sha256": hashlib.sha256(original).hexdigest(),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "size": len(data),
-    }
-    atomic_write(dest, data, PUBLIC)
-    atomic_write(derived_stamp_path(dest), json.dumps(stamp, sort_keys=True).encode(), PUBLIC)
-    return stamp
+    return write_derived(dest, model.SerializeToString(), role, hashlib.sha256(original).hexdigest())
 
 
 if __name__ == "__main__":

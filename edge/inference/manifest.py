@@ -102,6 +102,22 @@ def derived_stamp_path(copy: Path) -> Path:
     return copy.with_suffix(".sha256")
 
 
+def write_derived(dest: Path, data: bytes, role: str, source_sha256: str, **extra: object) -> dict[str, object]:
+    """Write a model made from a verified original to ``dest`` (atomically) and its stamp beside it:
+    the copy's own sha256 and size, the original's sha256 and the role (and ``extra``); returns the stamp."""
+    stamp: dict[str, object] = {
+        "format": DERIVED_STAMP_FORMAT,
+        "role": role,
+        "source_sha256": source_sha256,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        **extra,
+    }
+    atomic_write(dest, data, PUBLIC)
+    atomic_write(derived_stamp_path(dest), json.dumps(stamp, sort_keys=True).encode(), PUBLIC)
+    return stamp
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:

@@ -14,8 +14,6 @@ The only module that imports ``onnxruntime.quantization`` (it needs the ``onnx``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,8 +22,7 @@ import numpy as np
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from edge.atomic_file import PUBLIC, atomic_write
-from edge.inference.manifest import DERIVED_STAMP_FORMAT, derived_stamp_path
+from edge.inference.manifest import write_derived
 from edge.inference.onnx_runtime import INT8_ROLE
 
 
@@ -50,14 +47,4 @@ def quantise(runtime_copy: Path, source_sha256: str, dest: Path, input_name: str
         quantize_static(str(pre), str(out), _Blobs(input_name, blobs), quant_format=QuantFormat.QOperator,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
         data = out.read_bytes()
-    stamp: dict[str, object] = {
-        "format": DERIVED_STAMP_FORMAT,
-        "role": INT8_ROLE,
-        "source_sha256": source_sha256,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "size": len(data),
-        "calibration_crops": len(blobs),
-    }
-    atomic_write(dest, data, PUBLIC)
-    atomic_write(derived_stamp_path(dest), json.dumps(stamp, sort_keys=True).encode(), PUBLIC)
-    return stamp
+    return write_derived(dest, data, INT8_ROLE, source_sha256, calibration_crops=len(blobs))
