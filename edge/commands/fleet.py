@@ -113,13 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if args.fleet_command == "cmd":
             return _cmd(args)
         return _events(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_SENT
-    except FleetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_SENT
-    except TopicError as exc:  # a gate id that cannot be in a topic
+    except (ConfigError, FleetError, TopicError) as exc:  # TopicError: a gate id that cannot be in a topic
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOT_SENT
     except ValidationError as exc:  # a command argument or a version the message's schema refuses
@@ -236,13 +230,13 @@ def _cmd(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     orders = [CommandOrder.to(mqtt, g, args.name) for g in gates]
     command_body(orders[0], dict(args.arg))  # a bad argument is refused before anything connects
-    filters = [o.reply_topic for o in orders] + ([status_filter] if args.wait_back is not None else [])
     waits_back = args.wait_back is not None
+    filters = [o.reply_topic for o in orders] + ([status_filter] if waits_back else [])
     with _link(args, mqtt, filters, signed=True, sync=waits_back) as link:
         before = latest(link.sync(), "/status") if waits_back else {}
         replies = send_and_wait(link, orders, dict(args.arg), args.timeout)
         back: dict[str, dict[str, Any] | None] = {}
-        if args.wait_back is not None:
+        if waits_back:
             back = wait_back(link, [g for g, r in replies.items() if accepted(r)], before, args.wait_back)
     ok = all(accepted(r) for r in replies.values()) and all(b is not None for b in back.values())
     if args.json:

@@ -117,6 +117,20 @@ class GateDaemon:
         """Stop once no traveller is being decided; ``run()`` then returns the restart status."""
         self._exit_code = officer_commands.EXIT_RESTART
 
+    def set_paused(self, paused: bool) -> None:
+        """Pause capture (the traveller being decided is dropped, undecided) or resume it."""
+        self._paused = paused
+        if paused:
+            self.machine.reset()
+
+    def opt_out_next(self, duration: float) -> None:
+        """The next traveller is not captured (for at most ``duration`` s); the opt-out is an event."""
+        # The traveller being decided (or still leaving) is not the one opting out: wait for them.
+        busy = self.machine.phase is not Phase.IDLE
+        self._opt_out = OptOutWindow(time.monotonic() + duration, self.cfg.decision.absent_frames_to_reset, busy)
+        event = reports.opt_out_event(self.cfg.gate_id, self.cfg.version, self.live, self.session.flight)
+        self._emit(event, Outcome.OPT_OUT, None)
+
     def run(self) -> int:
         try:
             self.source.start()
@@ -126,7 +140,7 @@ class GateDaemon:
             self._notifier.notify(f"STATUS=cannot start: {exc}")
             self._shutdown()
             return 2
-        self._publish_status()
+        self.publish_status()
         # Ready once the models are warm and the loop runs, camera or not: a gate booted with its
         # camera unplugged stays up (degraded, reconnecting, watchdog fed) instead of being killed
         # by the start time-out and restarted.
@@ -229,7 +243,7 @@ class GateDaemon:
             elif health is Health.OK and self._last_health is not None:
                 log.info("camera delivering frames again")
             self._last_health = health
-            self._publish_status()
+            self.publish_status()
 
     # ------------------------------------------------------------------ between frames
     def _between_frames(self) -> None:
@@ -250,16 +264,16 @@ class GateDaemon:
             self._next_telemetry = time.monotonic() + self.cfg.telemetry.interval_s
             view = self._view()
             self.link.publish_telemetry(reports.telemetry(view, self.cfg.telemetry.interval_s, self.link.counters()))
-            self._publish_status()  # the retained status's outbox depth and last decision, as of now
+            self.publish_status()  # the retained status's outbox depth and last decision, as of now
         if self.session.state is GalleryState.LOADING and self.loader.progress.done != self._progress_shown:
             self._progress_shown = self.loader.progress.done
-            self._publish_status()  # operators watch a large gallery load entry by entry
+            self.publish_status()  # operators watch a large gallery load entry by entry
         broker = self._broker_state()
         where = self.link.client.broker
         if (broker, where) != self._last_broker:  # the retained status says what the gate saw of the broker
             self._last_broker = (broker, where)  # a fail-over is a new connection: a new online_since
             self._online_since = datetime.now(timezone.utc) if broker == "connected" else None
-            self._publish_status()
+            self.publish_status()
         if self.metrics.refresh_due():  # the gauges the metrics endpoint reads (outbox, camera, gallery)
             self.metrics.refresh(self._view(), self.link.counters())
         line = reports.systemd_line(self._view())
@@ -326,7 +340,7 @@ class GateDaemon:
                 if cause is not None:
                     self.link.reject(cause, a.code, a.reason)
         if actions:
-            self._publish_status()
+            self.publish_status()
 
     def _request_gallery(self, flight_id: str) -> None:
         try:
@@ -358,7 +372,7 @@ class GateDaemon:
 
     def _report_config(self, report: ConfigReported) -> None:
         self.link.report_config(report)
-        self._publish_status()
+        self.publish_status()
 
     def _config_versions(self, source: str, version: int) -> None:
         if source == "fleet":
@@ -377,5 +391,5 @@ class GateDaemon:
         reason = self.link.client.stats.last_connect_error
         return f"unreachable ({reason})" if reason else "connecting"
 
-    def _publish_status(self) -> None:
+    def publish_status(self) -> None:
         self.link.publish_status(reports.status(self._view(), self.models, self.link.outbox.depth))

@@ -123,7 +123,6 @@ class GateMetrics:
     transactions: int = 0
     outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
     frames: int = 0  # taken from the camera by the loop
-    latency_ms: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=1000))
     frames_analysed: int = 0  # analysed for a transaction (a gallery live, not paused, no opt-out window)
     # Faces seen but no traveller: every face outside the capture zone or narrower than quality.min_face_px.
     frames_faces_ignored: int = 0
@@ -172,7 +171,6 @@ class GateMetrics:
                 self.transactions += 1
             self.outcomes[outcome.value] += 1
             if latency_ms is not None:
-                self.latency_ms.append(latency_ms)
                 self.stages["e2e"].observe(latency_ms)
 
     def refresh_due(self) -> bool:
@@ -200,6 +198,11 @@ class GateMetrics:
             self.frames_dropped = view.source.stats.dropped
             self.gallery_state = state.value
             self.gallery_entries = entries
+
+    @property
+    def latency_ms(self) -> collections.deque[float]:
+        """The last end-to-end latencies (the e2e histogram's recent window); the loop's thread only."""
+        return self.stages["e2e"].recent
 
     # ------------------------------------------------------------------ read by anyone
     def frame_rate(self) -> float:

@@ -13,11 +13,9 @@ wiped and attested on the way out like at any stop; the retained assignment brin
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
-from edge.core.decide import OptOutWindow, Outcome, Phase
-from edge.daemon import reports
+from edge.core.decide import Phase
 from edge.messaging.link import CommandItem
 from edge.messaging.schemas import CommandReply
 
@@ -43,13 +41,12 @@ def handle(gate: GateDaemon, item: CommandItem) -> None:
     elif item.name == "close_flight":
         actions, refusal = gate.session.close_command(getattr(item.request, "flight_id", None))
         gate._carry_out(actions)
-    elif item.name == "pause":
-        gate._paused = True
-        gate.machine.reset()
-    elif item.name == "resume":
-        gate._paused = False
+    elif item.name in ("pause", "resume"):
+        gate.set_paused(item.name == "pause")
     elif item.name == "opt_out":
-        note = opt_out_next(gate, getattr(item.request, "duration_s", None) or gate.cfg.opt_out.duration_s)
+        duration = getattr(item.request, "duration_s", None) or gate.cfg.opt_out.duration_s
+        gate.opt_out_next(duration)
+        note = f"the next traveller is not captured (at most {duration:.0f} s)"
     elif item.name == "restart":
         gate.restart()
         busy = gate.machine.phase is Phase.ACQUIRING
@@ -59,13 +56,4 @@ def handle(gate: GateDaemon, item: CommandItem) -> None:
     gate.link.reply(item, CommandReply(gate=gate.cfg.gate_id, command=item.name,
                                        request_id=item.request.request_id, result=result,
                                        reason=refusal or note))
-    gate._publish_status()
-
-
-def opt_out_next(gate: GateDaemon, duration: float) -> str:
-    # The traveller being decided (or still leaving) is not the one opting out: wait for them.
-    busy = gate.machine.phase is not Phase.IDLE
-    gate._opt_out = OptOutWindow(time.monotonic() + duration, gate.cfg.decision.absent_frames_to_reset, busy)
-    event = reports.opt_out_event(gate.cfg.gate_id, gate.cfg.version, gate.live, gate.session.flight)
-    gate._emit(event, Outcome.OPT_OUT, None)
-    return f"the next traveller is not captured (at most {duration:.0f} s)"
+    gate.publish_status()

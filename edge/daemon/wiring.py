@@ -108,7 +108,7 @@ def build_gate(
     return daemon
 
 
-def serve_metrics(daemon: GateDaemon, cfg: MetricsConfig) -> MetricsEndpoint | None:
+def serve_metrics(daemon: GateDaemon, cfg: MetricsConfig) -> None:
     """Start the gate's Prometheus endpoint, closed when the daemon stops. A port already taken or the
     library missing is logged and the gate runs on without it: figures are not worth a gate that
     refuses to board."""
@@ -118,10 +118,9 @@ def serve_metrics(daemon: GateDaemon, cfg: MetricsConfig) -> MetricsEndpoint | N
         endpoint.start()
     except (OSError, MetricsUnavailable) as exc:
         log.error("metrics endpoint on %s not started: %s", endpoint.url, exc)
-        return None
+        return
     daemon.on_shutdown.append(endpoint.close)
     if endpoint.loopback:
         log.info("metrics on %s", endpoint.url)
     else:  # only the local file can ask for this (metrics is a local-only section)
         log.warning("metrics on %s: reachable from the network, as metrics.address asks", endpoint.url)
-    return endpoint

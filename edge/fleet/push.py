@@ -89,7 +89,7 @@ def push_and_wait(link: FleetLink, desired: Desired, gates: Sequence[str] | None
         statuses = latest(link.sync(), "/status")
         targets = sorted(g for g, s in statuses.items() if s.get("online"))
         result.skipped_offline = sorted(g for g, s in statuses.items() if not s.get("online"))
-        topic = Topics("fleet", link.mqtt.gate_prefix, link.mqtt.fleet_prefix).fleet_config
+        topic = Topics.from_config("fleet", link.mqtt).fleet_config
         link.publish_signed(topic, ConfigDesired(version=desired.version, config=desired.config).to_bytes(),
                             retain=True)
     else:

@@ -205,10 +205,10 @@ def _scrape(port: int) -> dict[str, Any]:
     from prometheus_client.parser import text_string_to_metric_families
 
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    samples = {(s.name, s.labels.get("outcome")): s.value
-               for f in text_string_to_metric_families(text) for s in f.samples}
+    families = list(text_string_to_metric_families(text))
+    samples = {(s.name, s.labels.get("outcome")): s.value for f in families for s in f.samples}
     decisions = {o: int(v) for (name, o), v in samples.items() if name == "gate_edge_decisions_total" and v}
-    return {"families": len(list(text_string_to_metric_families(text))), "decisions": dict(sorted(decisions.items())),
+    return {"families": len(families), "decisions": dict(sorted(decisions.items())),
             "frames_in": int(samples.get(("gate_edge_frames_in_total", None), 0)),
             "frames_dropped": int(samples.get(("gate_edge_frames_dropped_total", None), 0))}
 

@@ -41,6 +41,7 @@ from edge.messaging.schemas import (
     gallery_digest,
 )
 from edge.messaging.settings import MqttConfig
+from edge.messaging.topics import FleetTopics, Topics
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ class GalleryService:
         self.served: list[Served] = []
         self.errors: list[str] = []
         self.enrolments: list[tuple[str, EnrolmentReport]] = []
-        self._enrolment_tail = "/gallery/enrolment"
+        self._topics = FleetTopics.from_config(mqtt)
         filt = f"{mqtt.gate_prefix}/+/gallery/request"
-        self.client = MqttClient(mqtt, client_id, subscriptions=[filt, f"{mqtt.gate_prefix}/+{self._enrolment_tail}"])
+        self.client = MqttClient(mqtt, client_id, subscriptions=[filt, self._topics.every_gate("gallery_enrolment")])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -136,8 +137,9 @@ class GalleryService:
             if msg is None:
                 continue
             try:
-                if msg.topic.endswith(self._enrolment_tail):
-                    self._enrolled(msg.topic, msg.payload)
+                gate = self._topics.gate_of(msg.topic)
+                if gate and msg.topic == Topics.from_config(gate, self.mqtt).gallery_enrolment:
+                    self._enrolled(gate, msg.payload)
                     continue
                 req = GalleryRequest.model_validate_json(msg.payload)
                 if not msg.response_topic:
@@ -147,10 +149,9 @@ class GalleryService:
                 self.errors.append(str(e))
                 log.warning("gallery service: bad request on %s: %s", msg.topic, e)
 
-    def _enrolled(self, topic: str, payload: bytes) -> None:
+    def _enrolled(self, gate: str, payload: bytes) -> None:
         """Record a gate's enrolment report (the signature is the gate's; a simulation does not check it)."""
         report = EnrolmentReport.model_validate(display_json(payload))
-        gate = topic[len(self.mqtt.gate_prefix) + 1:].partition("/")[0]
         self.enrolments.append((gate, report))
         counts = Counter(e.verdict for e in report.entries)
         log.info("gallery service: %s enrolled %s v%d: %s", gate, report.flight_id, report.gallery_version,

@@ -42,7 +42,9 @@ def test_the_retained_status_and_the_systemd_line_say_what_the_gate_saw_of_the_b
     world: Bench, face_models: FaceModels
 ) -> None:
     run = world.start_daemon(world.config(), face_models)
-    world.watcher.wait_latest(world.topics.status, lambda s: s.get("broker") == "connected", what="broker connected")
+    status = world.watcher.wait_latest(world.topics.status, lambda s: s.get("broker") == "connected",
+                                       what="broker connected")
+    assert status["broker_address"] == f"{world.mqtt.host}:{world.mqtt.port}"  # which broker, among several
     world.broker.stop()
     wait_for(lambda: "unreachable" in run.daemon._broker_state(), 30, "the gate to see the broker gone")
     assert "refused" in run.daemon._broker_state() or "closed" in run.daemon._broker_state()
