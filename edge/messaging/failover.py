@@ -82,13 +82,12 @@ class Connection:
         return self.connected
 
     # ------------------------------------------------------------------ what paho saw
-    def _failed(self, reason: str) -> Address | None:
+    def _failed(self, reason: str) -> None:
         # Reason and log line first, the count last: whoever waits on the count sees both.
         self.stats.last_connect_error = reason
         self._failure_log.failed(reason)
         self.stats.connect_failures += 1
         self._attempted.set()
-        return self._next()
 
     def up(self, session_present: object) -> None:
         """CONNACK with success."""
@@ -102,10 +101,7 @@ class Connection:
     def refused(self, code: int, name: str) -> None:
         """CONNACK with a failure code: counted here (paho disconnects next; see :meth:`down`)."""
         self._refused = True
-        self.stats.last_connect_error = describe_refusal(code, name)
-        self._failure_log.failed(self.stats.last_connect_error)
-        self.stats.connect_failures += 1
-        self._attempted.set()
+        self._failed(describe_refusal(code, name))
 
     def down(self, reason: str) -> tuple[bool, Address | None]:
         """The connection (or the attempt) ended. Returns whether an established connection was lost
@@ -118,13 +114,13 @@ class Connection:
         if was:
             self.stats.disconnects += 1
             self._log.warning("MQTT disconnected from %s: %s; reconnecting with back-off", self.broker, reason)
-            return True, self._next()
-        if refused:
-            return False, self._next()
-        # Lost before any CONNACK: e.g. the broker ended the TLS session (no client certificate).
-        return False, self._failed(describe_early_close(reason, self.tls))
+        elif not refused:  # (a refusal was counted with its CONNACK)
+            # Lost before any CONNACK: e.g. the broker ended the TLS session (no client certificate).
+            self._failed(describe_early_close(reason, self.tls))
+        return was, self._next()
 
     def attempt_failed(self, exc: BaseException | None) -> Address | None:
         """The TCP/TLS connection could not be made (``exc``: why). Returns the broker to try next."""
         host, port = self.current
-        return self._failed(describe_exception(exc, host, port, self.tls))
+        self._failed(describe_exception(exc, host, port, self.tls))
+        return self._next()

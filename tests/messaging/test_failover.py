@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gate_sim.broker import Broker
+from gate_sim.broker import Broker, free_port
 from gate_sim.ejabberd import EjabberdCluster
 from support import Watcher, fast_mqtt, wait_for
 
@@ -149,3 +149,14 @@ def test_a_single_mosquitto_restarted_delivers_what_was_decided_meanwhile_once(
     events = delivered_until_empty(link, consumer, total)
     assert link.client.broker == f"127.0.0.1:{broker.port}" and link.client.failovers == 0
     check_exactly_once(events, offline, total, redelivered=True)
+
+
+def test_a_failed_first_attempt_moves_on_to_the_next_broker(
+    broker: Broker, link_factory: Callable[..., GateLink]
+) -> None:
+    # Nothing listens on the first port: the attempt fails (refused), and the gate tries the second
+    # broker instead of retrying the first for ever.
+    dead = free_port()
+    link = link_factory(fast_mqtt(dead, brokers=[{"host": "127.0.0.1", "port": p} for p in (dead, broker.port)]), "G4")
+    assert link.client.broker == f"127.0.0.1:{broker.port}"
+    assert link.client.failovers >= 1 and link.client.stats.connect_failures >= 1
