@@ -161,6 +161,8 @@ class Amd64:
             c.detail = self.camera()
         with p.check("broker stopped: WARNING in the journal, no restart; back: reconnected", fatal=False) as c:
             c.detail = self.broker_outage()
+        with p.check("a signed restart command: exit 75, started again by the unit, not a failure", fatal=False) as c:
+            c.detail = self.restart_command()
         with p.check("systemctl stop: STOPPING, the wipe attestation; every event of the run arrived") as c:
             c.detail = self.stop()
         with p.check("no image, template, identity name or gallery id on the gate's disk", fatal=False) as c:
@@ -463,6 +465,37 @@ class Amd64:
             raise Failed("no WARNING about the broker: " + detail)
         return detail
 
+    def restart_command(self) -> str:
+        """`restart` is how a fleet admin puts a restart_required change in force: the gate exits 75,
+        which the unit counts as success (SuccessExitStatus) and restarts on (RestartForceExitStatus)."""
+        from gate_sim.fleet_admin import FleetAdmin
+
+        ct, world = self.box, self.world
+        assert world is not None
+        s0 = ct.show(UNIT, *SHOW)
+        since = ct.sh("date '+%Y-%m-%d %H:%M:%S'", timeout=20).stdout.strip()
+        # The shipped broker makes the certificate's CN the client id: one fleet-admin connection at a time.
+        world.watch.stop()
+        reply = FleetAdmin(world.mqtt("fleet-admin"), signer=self.signers["fleet_admin"]).command(
+            GATE, "restart", {}, timeout=30)
+        world.rewatch()
+        if reply is None or reply.get("result") != "accepted":
+            raise Failed(f"restart not accepted: {reply}")
+        wait_for("the unit to start the gate again", lambda: int(ct.show(UNIT, *SHOW)["NRestarts"])
+                 > int(s0["NRestarts"]) or None, 60, 0.5)
+        s1 = wait_for("READY again after the restart", self.ready, 180, 1)
+        journal = ct.sh(f"journalctl -u {UNIT} --since '{since}' --no-pager -o cat", timeout=20).stdout
+        # With SuccessExitStatus=75 systemd reports no failure, only the restart it scheduled.
+        restarted = next((line for line in journal.splitlines() if "Scheduled restart job" in line), None)
+        failed = next((line for line in journal.splitlines() if "Failed with result" in line), None)
+        wait_for("the gallery live again after the restart", lambda: world.watch.gallery_state == "live", 90, 0.5)
+        detail = (f"reply {reply.get('result')}; NRestarts {s0['NRestarts']} -> {s1['NRestarts']}, MainPID "
+                  f"{s0['MainPID']} -> {s1['MainPID']}, Result={s1['Result']}; journal: {restarted!r}, "
+                  f"failure: {failed!r}; gallery live again")
+        if restarted is None or failed is not None or s1["Result"] != "success" or s1["MainPID"] == s0["MainPID"]:
+            raise Failed(detail)
+        return detail
+
     def stop(self) -> str:
         ct, world = self.box, self.world
         assert world is not None
@@ -567,6 +600,16 @@ class HostWorld:
         self.dcs = DepartureControl(self.mqtt("dcs"), self.signers["departure_control"]).start()
         self.started.append(self.dcs)
         return "connected to 127.0.0.1:8883 with client certificates: fleet-admin, gallery-service, dcs"
+
+    def rewatch(self) -> None:
+        """A new fleet-admin watch (after the old one made way for another fleet-admin connection)."""
+        from gate_sim.watch import GateWatch
+
+        earlier = self.watch
+        self.started.remove(earlier)
+        self.watch = GateWatch(self.mqtt("fleet-admin"), GATE, "fleet-admin").start()
+        self.watch.carry_over(earlier)  # the stop step holds every event of the run to the flight
+        self.started.append(self.watch)
 
     def dcs_assign(self, gate: str, flight: str) -> None:
         self.dcs.assign(gate, flight)

@@ -50,6 +50,15 @@ class GateWatch:
         self._thread.join(5)
         self._client.stop()
 
+    def carry_over(self, earlier: GateWatch) -> None:
+        """Take what an earlier watch of the same gate saw, as if this one had been watching all along
+        (a watch that had to make way for another connection under the same identity)."""
+        with self._lock:
+            self._events[:0] = earlier.events
+            self._ids |= {e["event_id"] for e in earlier.events if "event_id" in e}
+            self._wipes[:0] = earlier.wipes
+            self.duplicates += earlier.duplicates
+
     # ------------------------------------------------------------------ what was seen
     @property
     def events(self) -> list[Body]:
