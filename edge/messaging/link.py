@@ -290,10 +290,13 @@ class GateLink:
         self.outbox.add(self.topics.wipe, self._signed(attestation.to_bytes()), kind="wipe")
         self._pump()
 
-    def publish_enrolment(self, report: EnrolmentReport) -> bool:
-        """How a gallery's photos enrolled, signed like events, best effort (not stored: nothing to re-take
-        once the gallery is gone). The gallery service acts on it (asks for better photos)."""
-        return self._send(OutMessage(self.topics.gallery_enrolment, self._signed(report.to_bytes())))
+    def publish_enrolment(self, report: EnrolmentReport) -> int:
+        """How a gallery's photos enrolled, signed like events, through the durable outbox: a report made
+        while the link is down goes out when it is back, so the gallery service still learns which photos
+        to re-take. It holds ids and verdict words only, nothing biometric. Returns its sequence number."""
+        seq = self.outbox.add(self.topics.gallery_enrolment, self._signed(report.to_bytes()), kind="enrolment")
+        self._pump()
+        return seq
 
     def _signed(self, body: bytes) -> bytes:
         return self._sign(body) if self._sign is not None else body

@@ -79,8 +79,8 @@ CHANNELS: dict[str, ChannelSpec] = {
                             "own key."),
         ChannelSpec("gallery_enrolment", "gallery/enrolment", _OUT, ("enrolment_report",),
                     summary="How each photo of a gallery enrolled (ids and verdict words, nothing biometric), "
-                            "once per gallery built, signed by the gate's own key: the gallery service asks "
-                            "for better photos."),
+                            "once per gallery built, through the durable outbox, signed by the gate's own key: the "
+                            "gallery service asks for better photos."),
         ChannelSpec("config_reported", "config/reported", _OUT, ("config_reported",), retain=True,
                     summary="What the gate made of the desired config: applied, rejected with every error, or "
                             "restart required."),

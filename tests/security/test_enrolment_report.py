@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from support import Watcher
-from support.keys import role_key, signer
+from support.fixtures import EMBEDDER
+from support.keys import TRUST, role_key, signer
 
 from edge.messaging.envelope import EnvelopeRefused, TrustAnchors
 from edge.messaging.link import GateLink
@@ -36,3 +38,24 @@ def test_the_gallery_service_reads_a_gates_signed_enrolment_report(
     stranger = TrustAnchors.of({"gate": [role_key("fleet_admin").public_key()]})  # another key: refused
     with pytest.raises(EnvelopeRefused):
         stranger.open(raw.payload, "gate")
+
+
+def test_a_report_made_while_the_link_is_down_is_delivered_when_it_comes_up(
+    as_identity: Callable[..., MqttConfig],
+    watcher_factory: Callable[..., Watcher],
+    tmp_path: Path,
+) -> None:
+    service = watcher_factory(as_identity("gallery-service"), ["gate/v1/+/gallery/enrolment"], "gallery-service")
+    link = GateLink("G1", as_identity("G1"), tmp_path / "state", embedder_id=EMBEDDER[0], embedder_dim=EMBEDDER[1],
+                    trust=TRUST, signer=signer("gate"))
+    try:
+        report = enrolment_report("LH9", 3, hashlib.sha256(b"chunks").hexdigest(), VERDICTS)
+        assert link.publish_enrolment(report) == 1  # not connected: stored in the outbox
+        assert link.outbox.depth == 1
+        link.start()
+        assert link.client.wait_connected(10), f"link could not connect: {link.client.stats}"
+        link.poll()  # the daemon's loop: pumps the outbox once connected
+        body = service.wait("gate/v1/G1/gallery/enrolment", timeout=10, what="the stored enrolment report")
+        assert {e["id"]: e["verdict"] for e in body["entries"]} == VERDICTS
+    finally:
+        link.stop(flush_timeout=0.2)
