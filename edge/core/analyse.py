@@ -18,10 +18,11 @@ from edge.core.decide import Observation
 from edge.core.detect import FaceDetector
 from edge.core.embed import FaceEmbedder
 from edge.core.enrol import Enrolment, EnrolVerdict, verdict_for
+from edge.core.photo import photo_faces
 from edge.core.quality import QualityParams, QualityReport, assess
 from edge.core.refine import refine_landmarks
 from edge.core.search import Candidate, GalleryIndex
-from edge.core.select import Zone, select_subject, select_traveller
+from edge.core.select import Zone, select_traveller
 from edge.core.types import Face
 from edge.core.wipe import Scratch
 
@@ -77,13 +78,15 @@ class FrameAnalyser:
         """
         clock, out = self._clock, FrameAnalysis()
         t0 = clock()
-        faces = self.detector.detect(frame, scratch)
+        h, w = frame.shape[:2]
+        if photo:
+            out.traveller, faces = photo_faces(self.detector, frame, scratch)
+        else:
+            faces = self.detector.detect(frame, scratch)
+            out.traveller = select_traveller(faces, self.zone, w, h, self.quality.min_face_px)
         t1 = clock()
         out.timings_ms["detect"] = (t1 - t0) * 1e3
         out.faces = len(faces)
-        h, w = frame.shape[:2]
-        out.traveller = (select_subject(faces, w, h) if photo
-                         else select_traveller(faces, self.zone, w, h, self.quality.min_face_px))
         if out.traveller is None or not embed:
             return out
         if self.refine:
@@ -114,9 +117,7 @@ class FrameAnalyser:
         with it. The template is tracked by ``scratch``: copy it into the gallery before the scratch
         is wiped.
         """
-        faces = self.detector.detect(image, scratch)
-        h, w = image.shape[:2]
-        face = select_subject(faces, w, h)
+        face, faces = photo_faces(self.detector, image, scratch)
         if face is None:
             return Enrolment(EnrolVerdict.NO_FACE)
         if self.refine:

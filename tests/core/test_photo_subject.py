@@ -10,6 +10,7 @@ import numpy as np
 from edge.core.analyse import FrameAnalyser
 from edge.core.embed import FaceEmbedder
 from edge.core.enrol import EnrolVerdict
+from edge.core.photo import photo_faces
 from edge.core.quality import QualityParams
 from edge.core.select import select_subject, select_traveller
 from edge.core.types import Face
@@ -102,3 +103,32 @@ def test_flip_tta_template_is_the_mean_of_both_views_and_mirror_invariant(face_m
         assert np.allclose(flip.embed(mirror), got, atol=1e-5)  # the mirror gives the same template
         assert not np.allclose(a, b, atol=1e-3)  # while one view alone does not
         assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
+
+
+def test_a_portrait_cropped_to_the_head_is_found_on_a_second_try(face_models, faces_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """A 92x112 portrait whose head touches the borders (an ORL photo in ../shared/lfw): the detector
+    alone finds nothing; the padded second try finds the face, in the photo's own coordinates, and
+    the template is the person's."""
+    orl = faces_dir.parent / "lfw" / "ORL_s34"
+    tight = cv2.imread(str(orl / "4.pgm"))
+    assert tight is not None and tight.shape[:2] == (112, 92)
+    with wiped() as scratch:
+        assert face_models.detector.detect(tight, scratch) == []  # why the second try exists
+        subject, faces = photo_faces(face_models.detector, tight, scratch)
+        assert subject is not None and len(faces) == 1
+        eyes = subject.landmarks[:2]
+        assert ((eyes >= 0) & (eyes < (92, 112))).all()  # mapped back from the padded image
+        assert eyes[0, 0] < eyes[1, 0]  # right eye (image-left) first
+    analyser = FrameAnalyser(face_models.detector, face_models.embedder, QualityParams(), refine=True)
+    with wiped() as scratch:
+        got = analyser.enrol(tight, scratch)
+        assert got.verdict is EnrolVerdict.OK and got.template is not None
+        t = got.template.copy()
+    same = _template(analyser, cv2.imread(str(orl / "1.pgm")))
+    other = _template(analyser, cv2.imread(str(faces_dir.parent / "lfw" / "ORL_s1" / "1.pgm")))
+    assert float(t @ same) >= 0.6 > float(t @ other) + 0.3
+    # A probe photo goes the same way (gate-edge eval): analysed, not a failure to acquire.
+    with wiped() as scratch:
+        assert analyser.analyse(tight, None, scratch, photo=True).traveller is not None
+        blank = np.full((112, 92, 3), 128, np.uint8)
+        assert photo_faces(face_models.detector, blank, scratch) == (None, [])  # nothing twice is nothing
