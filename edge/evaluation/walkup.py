@@ -16,6 +16,8 @@ frames: a single frame (the first usable frame decides), template fusion and sco
 The per-transaction threshold for FPIR <= 0.003 comes from the impostor walk-ups themselves (see
 edge/evaluation/walkup_metrics.py): each policy is first replayed with an unreachable threshold to
 read the evidence after every frame, then replayed at the calibrated and at the default threshold.
+The genuine walk-ups' evidence, read the same way, gives their outcome at any threshold: the 95%
+intervals (edge/evaluation/walkup_intervals.py) redraw walk-ups without replaying the machine.
 Photos and frames live in memory only and are zeroed after use; the frames' templates kept for
 the replays are zeroed when the evaluation ends.
 """
@@ -43,7 +45,9 @@ from edge.core.search import Candidate, GalleryIndex
 from edge.core.wipe import Scratch, wiped
 from edge.evaluation.data import Protocol, build_protocol, read_image
 from edge.evaluation.evaluate import TARGET_FPIR, enrol_gallery
+from edge.evaluation.walkup_intervals import walkup_intervals
 from edge.evaluation.walkup_metrics import (
+    Step,
     percentiles,
     threshold_for_transaction_fpir,
     transaction_fpir,
@@ -150,11 +154,13 @@ class WalkupFrames:
 
 
 def replay(frames: WalkupFrames, params: DecisionParams, index: GalleryIndex, fps: float = FPS
-           ) -> tuple[Decision, list[tuple[float, float]]]:
-    """One walk-up through a fresh machine: its decision and the evidence after each usable frame.
-    A traveller still undecided after ``frames.length`` frames walks away (absent frames follow)."""
+           ) -> tuple[Decision, list[tuple[float, float, str | None]]]:
+    """One walk-up through a fresh machine: its decision and the evidence after each usable frame
+    (best score, runner-up, best entry; a usable frame the machine did not follow repeats the evidence
+    it holds, which can never be a first crossing). A traveller still undecided after ``frames.length``
+    frames walks away (absent frames follow)."""
     machine = DecisionMachine(params)
-    steps: list[tuple[float, float]] = []
+    steps: list[tuple[float, float, str | None]] = []
     i = 0
     while True:
         if i < frames.length:
@@ -166,7 +172,8 @@ def replay(frames: WalkupFrames, params: DecisionParams, index: GalleryIndex, fp
         decision = machine.observe(obs)
         if f.usable:
             ev = machine.evidence
-            steps.append((ev[0].score if ev else -1.0, ev[1].score if len(ev) > 1 else -1.0))
+            steps.append((ev[0].score if ev else -1.0, ev[1].score if len(ev) > 1 else -1.0,
+                          ev[0].entry_id if ev else None))
         if decision is not None:
             return decision, steps
         i += 1
@@ -219,14 +226,18 @@ def evaluate_walkups(analyser: FrameAnalyser, root: Path, params: DecisionParams
         "policies": {},
     }
     try:
-        unmated = [s for s in sources if not s.walkup.genuine]
         for name, p in policies(params).items():
-            scores = []
-            for n, src in enumerate(unmated):  # genuine walk-ups are analysed only as far as they get
-                _, steps = replay(src, dataclasses.replace(p, threshold=NEVER), index, fps)
-                scores.append(transaction_score(steps, p.margin))
+            scores: list[float] = []  # per impostor walk-up
+            genuine_steps: list[list[Step]] = []  # per genuine walk-up: its outcome at any threshold
+            for n, src in enumerate(sources):
+                _, read = replay(src, dataclasses.replace(p, threshold=NEVER), index, fps)
+                steps = [s for s in read if s[2] is not None]  # no evidence: no threshold matches there
+                if src.walkup.genuine:
+                    genuine_steps.append([(s1, s2, top == src.walkup.identity) for s1, s2, top in steps])
+                else:
+                    scores.append(transaction_score([(s1, s2) for s1, s2, _ in steps], p.margin))
                 if progress:
-                    progress(n + 1, len(unmated))
+                    progress(n + 1, len(sources))
             t_at = threshold_for_transaction_fpir(scores, target_fpir)
             at = [(s.walkup, replay(s, dataclasses.replace(p, threshold=t_at), index, fps)[0]) for s in sources]
             default = [(s.walkup, replay(s, p, index, fps)[0]) for s in sources]
@@ -236,6 +247,7 @@ def evaluate_walkups(analyser: FrameAnalyser, root: Path, params: DecisionParams
                 # The highest impostor transaction scores: thresholds for pooled flights can be read off.
                 "impostor_transaction_scores_top": [round(x, 4) for x in sorted(scores, reverse=True)[:8]],
                 "at_default_threshold": _outcomes(default, p.threshold),
+                "intervals": walkup_intervals(genuine_steps, scores, p.threshold, p.margin, target_fpir),
             }
         report["frames_analysed"] = sum(len(s.frames) for s in sources)
         report["frames_usable"] = sum(f.usable for s in sources for f in s.frames)
@@ -247,7 +259,9 @@ def evaluate_walkups(analyser: FrameAnalyser, root: Path, params: DecisionParams
 
 
 def mean_over_seeds(reports: Sequence[dict[str, Any]], target_fpir: float = TARGET_FPIR) -> dict[str, Any]:
-    """Per policy, the mean over seeds of FNIR and FPIR at the calibrated and default thresholds."""
+    """Per policy, the mean over seeds of FNIR and FPIR at the calibrated and default thresholds, and
+    each seed's 95% intervals side by side (flights drawn from one folder share travellers: their
+    intervals are not pooled)."""
     key = f"at_fpir_{target_fpir}"
     out: dict[str, Any] = {}
     for name in reports[0]["policies"]:
@@ -258,6 +272,8 @@ def mean_over_seeds(reports: Sequence[dict[str, Any]], target_fpir: float = TARG
             f"threshold_{key}": round(float(np.mean([r[key]["threshold"] for r in rows])), 4),
             "fnir_at_default_threshold": round(float(np.mean([r["at_default_threshold"]["fnir"] for r in rows])), 4),
             "fpir_at_default_threshold": round(float(np.mean([r["at_default_threshold"]["fpir"] for r in rows])), 4),
+            "intervals_per_seed": {k: [r["intervals"].get(k) for r in rows]
+                                   for k in ("fnir", "fpir", f"fnir_{key}") if "intervals" in rows[0]},
         }
     return out
 
@@ -265,7 +281,7 @@ def mean_over_seeds(reports: Sequence[dict[str, Any]], target_fpir: float = TARG
 def stderr_progress(seed: int) -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         if done == total or done % 100 == 0:
-            print(f"eval --walkup seed {seed}: {done}/{total} impostor walk-ups", file=sys.stderr, flush=True)
+            print(f"eval --walkup seed {seed}: {done}/{total} walk-ups", file=sys.stderr, flush=True)
     return show
 
 
@@ -284,20 +300,33 @@ def format_walkups(rep: dict[str, Any]) -> str:
     key = f"at_fpir_{rep['target_fpir']}"
     lines = [f"walk-ups on {rep['faces']} at {rep['fps']:g} fps; per transaction, threshold calibrated for "
              f"FPIR <= {rep['target_fpir']} on the flight's impostor walk-ups"]
-    head = f"{'seed':>5} {'policy':<10} {'threshold':>9} {'FNIR':>7} {'FPIR':>7}   time to decision s (p50/p95)"
+    head = (f"{'seed':>5} {'policy':<10} {'threshold':>9} {'FNIR':>7} {'[95%]':<16} {'FPIR':>7}"
+            "   time to decision s (p50/p95)")
     lines.append(head)
+    warnings: list[str] = []
     for r in rep["per_seed"]:
         for name, pol in r["policies"].items():
-            at = pol[key]
+            at, ci = pol[key], pol.get("intervals", {})
             ttd = at["time_to_decision_s"]
-            lines.append(f"{r['seed']:>5} {name:<10} {at['threshold']:>9.4f} {at['fnir']:>7.4f} {at['fpir']:>7.4f}"
+            lines.append(f"{r['seed']:>5} {name:<10} {at['threshold']:>9.4f} {at['fnir']:>7.4f} "
+                         f"{_interval(ci.get(f'fnir_{key}')):<16} {at['fpir']:>7.4f}"
                          f"   genuine {ttd['genuine']['p50']}/{ttd['genuine']['p95']}"
                          f"  impostor {ttd['impostor']['p50']}/{ttd['impostor']['p95']}")
+            d = pol["at_default_threshold"]
+            lines.append(f"{'':>5} {'':<10} at the default threshold {d['threshold']:.4f}: FNIR {d['fnir']:.4f} "
+                         f"{_interval(ci.get('fnir'))}  FPIR {d['fpir']:.4f} {_interval(ci.get('fpir'))}")
+            if "warning" in ci and ci["warning"] not in warnings:
+                warnings.append(ci["warning"])
     for name, m in rep["mean"].items():
-        lines.append(f"{'mean':>5} {name:<10} {m[f'threshold_{key}']:>9.4f} {m[f'fnir_{key}']:>7.4f} "
+        lines.append(f"{'mean':>5} {name:<10} {m[f'threshold_{key}']:>9.4f} {m[f'fnir_{key}']:>7.4f} {'':<16} "
                      f"{m[f'fpir_{key}']:>7.4f}   at the default threshold: FNIR {m['fnir_at_default_threshold']:.4f}"
                      f" FPIR {m['fpir_at_default_threshold']:.4f}")
+    lines += [f"warning: {w}" for w in warnings]
     return "\n".join(lines)
+
+
+def _interval(pair: Sequence[float] | None) -> str:
+    return "" if pair is None else f"[{pair[0]:.4f}, {pair[1]:.4f}]"
 
 
 def walkup_main(analyser: FrameAnalyser, args: Any, seeds: Sequence[int], params: DecisionParams) -> int:

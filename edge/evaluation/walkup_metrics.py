@@ -78,3 +78,40 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 95), digits:
         return {f"p{q:g}": None for q in qs}
     got = np.percentile(np.asarray(values, dtype=np.float64), list(qs))
     return {f"p{q:g}": round(float(v), digits) for q, v in zip(qs, got, strict=True)}
+
+
+# A genuine walk-up's evidence after each usable frame, read with a threshold no evidence reaches:
+# (best score, runner-up, whether the best entry is the walk-up's own identity).
+Step = tuple[float, float, bool]
+
+
+def transaction_hit(steps: Sequence[Step], threshold: float, margin: float) -> bool:
+    """Whether a genuine walk-up with this evidence is matched to itself at ``threshold``.
+
+    The frames before the first crossing are the same whatever the threshold (see the module doc),
+    so the first step whose best score reaches ``threshold`` and holds the margin decides: a hit
+    when its best entry is the walk-up's own, a misidentification otherwise. No such step: a miss.
+    """
+    for s1, s2, mate in steps:
+        if s1 >= threshold and s1 - s2 >= margin:  # exactly edge.core.decide.frame_vote
+            return mate
+    return False
+
+
+def hit_intervals(steps: Sequence[Step], margin: float) -> list[tuple[float, float]]:
+    """The thresholds at which :func:`transaction_hit` is true, as disjoint intervals ``(lo, hi]``
+    (``lo`` = -inf: unbounded below, -inf itself included).
+
+    Step ``k``, holding the margin, is the first crossing exactly for ``T`` in
+    ``(max s1 of the earlier steps that held the margin, s1_k]``; the walk-up is a hit there when
+    its best entry is the mate. Steps that never held the margin decide at no threshold.
+    """
+    out: list[tuple[float, float]] = []
+    below = NO_MATCH_SCORE
+    for s1, s2, mate in steps:
+        if s1 - s2 < margin or s1 <= below:  # no threshold makes this step the first crossing
+            continue
+        if mate:
+            out.append((below, float(s1)))
+        below = float(s1)
+    return out
