@@ -238,17 +238,30 @@ def check_credentials(sections: _Sections) -> CheckResult:
     return CheckResult("credentials", "OK", files or "no password or TLS files configured")
 
 
-def check_broker(sections: _Sections, timeout: float) -> CheckResult:
+def check_broker(sections: _Sections, timeout: float) -> CheckResult | list[CheckResult]:
+    """Connect to every configured broker in turn (each as the only address, so the client's fail-over
+    does not hide one that is down): a gate can only fail over to a broker that takes it."""
     mqtt: MqttConfig | None = sections.section("mqtt")
     if mqtt is None:
         return _skip("broker", sections, "mqtt")
-    from edge.messaging.client import MessagingError, MqttClient, preflight
+    from edge.messaging.client import preflight
 
     if preflight(mqtt):
         return CheckResult("broker", "SKIP", "cannot connect without the files the credentials check names")
-
     gate = (sections.raw or {}).get("gate_id")
     gate_id = sanitize_gate_id(gate) if isinstance(gate, str) else "unknown"
+    addresses = [(b.host, b.port) for b in mqtt.brokers] or [(mqtt.host, mqtt.port)]
+    results = [_probe_broker(mqtt.model_copy(update={"host": host, "port": port, "brokers": ()}), gate_id, timeout)
+               for host, port in addresses]
+    if len(results) > 1:
+        results = [CheckResult(r.check, r.status, f"broker {n} of {len(results)}: {r.detail}")
+                   for n, r in enumerate(results, 1)]
+    return results
+
+
+def _probe_broker(mqtt: MqttConfig, gate_id: str, timeout: float) -> CheckResult:
+    from edge.messaging.client import MessagingError, MqttClient
+
     # Its own client id (the same one would disconnect the running daemon) and no lingering session.
     client = MqttClient(mqtt.model_copy(update={"session_expiry_s": 0}), f"gate-edge-check-{gate_id}")
     where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"

@@ -136,3 +136,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_every_configured_broker_is_probed_so_a_dead_standby_is_named(tmp_path: Path, broker: Any) -> None:
+    """With `mqtt.brokers`, a gate can only fail over to a broker that takes it: each is tried alone."""
+    down = _free_port()
+    path = _sim_config(tmp_path, mqtt={"port": broker.port,  # the sample's host and port must be the first's
+                                       "brokers": [{"host": "127.0.0.1", "port": broker.port},
+                                                   {"host": "127.0.0.1", "port": down}],
+                                       "username": "SIM-01", "password": "right-password"})
+    code, report = _run_check(path, "--broker-timeout", "1", "--skip", "camera")
+    probes = [c for c in report["checks"] if c["check"] == "broker"]
+    assert code == 1
+    assert [c["status"] for c in probes] == ["OK", "FAIL"], probes
+    assert probes[0]["detail"].startswith(f"broker 1 of 2: connected to 127.0.0.1:{broker.port}")
+    assert probes[1]["detail"].startswith(f"broker 2 of 2: cannot connect to 127.0.0.1:{down}")
