@@ -174,6 +174,9 @@ class DetectionConfig(_Section):
     enlarge: bool = Field(_DET.enlarge, description="enlarge images narrower than input_width to it")
     refine_landmarks: bool = Field(
         True, description="detect again on the traveller's region at full resolution for precise landmarks")
+    enrol_views: bool = Field(
+        True, description="a gallery photo's template is the mean of six views of it (three landmark scales, "
+                          "each with its mirror); slower enrolment, the frame path unchanged")
     # Capture zone in normalised frame coordinates (x0, y0, x1, y1): faces whose centre is outside
     # are bystanders in the queue or passing by.
     capture_zone: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)

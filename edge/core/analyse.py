@@ -24,6 +24,7 @@ from edge.core.refine import refine_landmarks
 from edge.core.search import Candidate, GalleryIndex
 from edge.core.select import Zone, select_traveller
 from edge.core.types import Face
+from edge.core.views import enrolment_template
 from edge.core.wipe import Scratch
 
 
@@ -56,17 +57,19 @@ class FrameAnalyser:
     """Holds the models and the live parameters; ``analyse`` is called once per frame.
 
     ``refine``: re-detect the traveller's landmarks on their own region of the full-resolution image
-    (:mod:`edge.core.refine`) before aligning.
+    (:mod:`edge.core.refine`) before aligning. ``enrol_views``: a gallery photo's template is the mean
+    of several views of it (:mod:`edge.core.views`); live frames are not affected.
     """
 
     def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, quality: QualityParams,
                  zone: Zone = (0.0, 0.0, 1.0, 1.0), clock: Callable[[], float] = time.perf_counter,
-                 refine: bool = False) -> None:
+                 refine: bool = False, enrol_views: bool = False) -> None:
         self.detector = detector
         self.embedder = embedder
         self.quality = quality
         self.zone = zone
         self.refine = refine
+        self.enrol_views = enrol_views
         self._clock = clock
 
     def analyse(self, frame: np.ndarray, index: GalleryIndex | None, scratch: Scratch,
@@ -117,11 +120,12 @@ class FrameAnalyser:
         with it. The template is tracked by ``scratch``: copy it into the gallery before the scratch
         is wiped.
         """
-        face, faces = photo_faces(self.detector, image, scratch)
-        if face is None:
+        found, faces = photo_faces(self.detector, image, scratch)
+        if found is None:
             return Enrolment(EnrolVerdict.NO_FACE)
-        if self.refine:
-            face = refine_landmarks(self.detector, image, face, scratch)
+        face = refine_landmarks(self.detector, image, found, scratch) if self.refine else found
         crop = align(image, face.landmarks, scratch)
         verdict = verdict_for(face, [f for f in faces if f.box != face.box], assess(face, crop, self.quality))
+        if self.enrol_views:
+            return Enrolment(verdict, enrolment_template(self.detector, self.embedder, image, found, scratch))
         return Enrolment(verdict, self.embedder.embed(crop, scratch))

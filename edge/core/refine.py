@@ -34,14 +34,14 @@ REFINE_FACE_PX = 192.0  # face width in the patch (measured: see the module doc)
 CONTEXT = 1.5  # the patch side in face widths: enough context for YuNet, and half the pixels of 2.0
 
 
-def refine_landmarks(detector: FaceDetector, image: np.ndarray, face: Face, scratch: Scratch | None = None
-                     ) -> Face:
-    """``face`` with landmarks re-detected on its own region at :data:`REFINE_FACE_PX`; unchanged if the
-    second detection finds no face there."""
+def refine_landmarks(detector: FaceDetector, image: np.ndarray, face: Face, scratch: Scratch | None = None,
+                     face_px: float = REFINE_FACE_PX) -> Face:
+    """``face`` with landmarks re-detected on its own region with the face ``face_px`` wide; unchanged if
+    the second detection finds no face there."""
     side = max(face.box[2], face.box[3]) * CONTEXT
-    if side <= 0:
+    if side <= 0 or face_px <= 0:
         return face
-    scale = REFINE_FACE_PX * CONTEXT / side
+    scale = face_px * CONTEXT / side
     out = max(32, round(side * scale))
     cx, cy = face.centre
     m = np.array([[scale, 0.0, out / 2 - scale * cx], [0.0, scale, out / 2 - scale * cy]])

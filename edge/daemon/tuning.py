@@ -51,6 +51,7 @@ def apply_live(old: GateConfig, new: GateConfig, models: FaceModels, analyser: F
     analyser.quality = quality_params(new)
     analyser.zone = new.detection.capture_zone
     analyser.refine = new.detection.refine_landmarks
+    analyser.enrol_views = new.detection.enrol_views  # the next gallery built
     machine.params = decision_params(new)
     link.set_limits(intake_limits(new), telemetry_expiry_s(new))
     if new.logging != old.logging:

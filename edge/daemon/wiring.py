@@ -83,7 +83,7 @@ def build_gate(
     else:
         models.detector.params = detector_params(cfg)
     analyser = FrameAnalyser(models.detector, models.embedder, quality_params(cfg), cfg.detection.capture_zone,
-                             refine=cfg.detection.refine_landmarks)
+                             refine=cfg.detection.refine_landmarks, enrol_views=cfg.detection.enrol_views)
     if source is None:
         from edge.camera.factory import create_source  # camera backends are imported only when used
 

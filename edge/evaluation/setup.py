@@ -50,6 +50,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default: the config's, {'on' if DetectionConfig().enlarge else 'off'})")
     parser.add_argument("--refine", **on_off, help="re-detect landmarks on the face's region "  # type: ignore[arg-type]
                         f"(default: the config's, {'on' if DetectionConfig().refine_landmarks else 'off'})")
+    parser.add_argument("--enrol-views", **on_off, help="gallery templates from six views of each photo "  # type: ignore[arg-type]
+                        f"(default: the config's, {'on' if DetectionConfig().enrol_views else 'off'})")
     parser.add_argument("--flip-tta", **on_off, help="average the crop's and its mirror's embeddings "  # type: ignore[arg-type]
                         f"(default: the config's, {'on' if ModelsConfig().flip_tta else 'off'})")
     parser.add_argument("--precision", choices=("fp32", "int8"), default=None,
@@ -80,5 +82,6 @@ def make_analyser(models: FaceModels, quality: QualityParams | None = None,
     """The analyser the daemon builds from the default config (``args``: the command line's options)."""
     cfg = DetectionConfig()
     refine = _flag(getattr(args, "refine", None), cfg.refine_landmarks)
+    views = _flag(getattr(args, "enrol_views", None), cfg.enrol_views)
     return FrameAnalyser(models.detector, models.embedder, quality or quality_params(), cfg.capture_zone,
-                         refine=refine)
+                         refine=refine, enrol_views=views)
