@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,20 @@ def impostors_needed(target: float, confidence: float = CONFIDENCE) -> int:
         raise ValueError(f"target must be in (0, 1), got {target}")
     alpha = 1.0 - confidence
     return math.ceil(math.log(alpha / 2) / math.log1p(-target))
+
+
+def impostor_count_check(n: int, target: float, searches: str, rate: str = "FPIR") -> dict[str, Any]:
+    """``impostors_needed`` for ``target``, and a warning when ``n`` impostor ``searches`` (a plural noun:
+    "impostor searches", "impostor walk-ups") are fewer: the FPIR and the threshold set for it are then
+    rough figures."""
+    needed = impostors_needed(target)
+    out: dict[str, Any] = {"impostors_needed": needed}
+    if n < needed:
+        out["warning"] = (
+            f"only {n} {searches}: {rate} {target} cannot be resolved (with none accepted, the 95% Clopper-Pearson "
+            f"upper bound reaches {target} only from {needed} {searches}); the threshold for FPIR {target} and "
+            f"the FNIR there are rough figures")
+    return out
 
 
 def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], genuine_n: int, impostor_n: int,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.evaluation.intervals import bootstrap_interval, clopper_pearson, impostors_needed
+from edge.evaluation.intervals import bootstrap_interval, clopper_pearson, impostor_count_check
 from edge.evaluation.metrics import Search, accepted
 
 REPLICATES = 1000
@@ -76,13 +76,7 @@ def intervals(genuine: Sequence[Search | None], impostor: Sequence[Search | None
     if i1.size:
         k = int(accepted(i1, i2, threshold, margin).sum())
         out["fpir"] = _rounded(clopper_pearson(k, int(i1.size)))
-    needed = impostors_needed(target)
-    out["impostors_needed"] = needed
-    if i1.size < needed:
-        out["warning"] = (
-            f"only {i1.size} impostor searches: FPIR {target} cannot be resolved (with none accepted, the 95% "
-            f"Clopper-Pearson upper bound reaches {target} only from {needed} impostors); the threshold for "
-            f"FPIR {target} and the FNIR there are rough figures")
+    out.update(impostor_count_check(int(i1.size), target, "impostor searches"))
     return out
 
 

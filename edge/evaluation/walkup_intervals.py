@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.evaluation.intervals import CONFIDENCE, bootstrap_interval, clopper_pearson, impostors_needed
+from edge.evaluation.intervals import CONFIDENCE, bootstrap_interval, clopper_pearson, impostor_count_check
 from edge.evaluation.statistics import BOOTSTRAP_SEED, REPLICATES
 from edge.evaluation.walkup_metrics import Step, hit_intervals, threshold_for_transaction_fpir
 
@@ -87,11 +87,5 @@ def walkup_intervals(genuine_steps: Sequence[Sequence[Step]], impostor_scores: S
                 bootstrap_interval(fnir_at_target, table.size, scores.size, BOOTSTRAP_SEED, replicates))
     if scores.size:
         out["fpir"] = _rounded(clopper_pearson(int((scores >= threshold).sum()), int(scores.size)))
-    needed = impostors_needed(target)
-    out["impostors_needed"] = needed
-    if scores.size < needed:
-        out["warning"] = (
-            f"only {scores.size} impostor walk-ups: per-transaction FPIR {target} cannot be resolved (with none "
-            f"matched, the 95% Clopper-Pearson upper bound reaches {target} only from {needed} impostor walk-ups); "
-            f"the threshold for FPIR {target} and the FNIR there are rough figures")
+    out.update(impostor_count_check(int(scores.size), target, "impostor walk-ups", "per-transaction FPIR"))
     return out
