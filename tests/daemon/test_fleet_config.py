@@ -44,14 +44,14 @@ def test_fleet_config_lifecycle(world: Bench, face_models: FaceModels, tmp_path:
     gallery_live(world)
 
     # 1. A live change: applied between transactions, reported with its version, used by events.
-    assert d.analyser.refine and d.analyser.enrol_views and d.models.detector.params.enlarge  # the defaults
+    assert d.analyser.refine and not d.analyser.enrol_views and d.models.detector.params.enlarge  # the defaults
     r = push(world, "fleet", 10, {"decision": {"threshold": 0.5},
                                   "detection": {"refine_landmarks": False, "enlarge": False,
-                                                "enrol_views": False}})
+                                                "enrol_views": True}})
     assert r["status"] == "applied" and r["applied_version"] == 10 and r["errors"] == []
     assert d.cfg.decision.threshold == 0.5 and d.machine.params.threshold == 0.5
     assert not d.analyser.refine and not d.models.detector.params.enlarge  # what the frames now run with
-    assert not d.analyser.enrol_views  # what the next gallery is enrolled with
+    assert d.analyser.enrol_views  # what the next gallery is enrolled with
     n = len(decisions(world))
     wait_for(lambda: len(decisions(world)) > n + 1, 30, "decisions after the change")
     assert decisions(world)[-1]["config_version"] == 10
