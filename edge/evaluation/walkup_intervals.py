@@ -51,9 +51,6 @@ class HitTable:
         out: np.ndarray = np.bincount(self.owner[inside], minlength=self.size) > 0
         return out
 
-    def fnir(self, threshold: float) -> float:
-        return 1.0 - float(self.hits(threshold).mean()) if self.size else 0.0
-
 
 def _rounded(pair: tuple[float, float]) -> list[float]:
     return [round(pair[0], 4), round(pair[1], 4)]

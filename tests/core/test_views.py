@@ -63,3 +63,13 @@ def test_the_analyser_enrols_with_views_only_when_asked_and_frames_are_unchanged
         assert np.array_equal(live_one.traveller.landmarks, live_six.traveller.landmarks)
     assert not np.allclose(single, multi, atol=1e-3)
     assert float(single @ multi) > 0.9  # the same face, seen six ways
+
+
+def test_the_tools_take_the_option_from_the_command_line(face_models) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from edge.evaluation.setup import make_analyser
+
+    assert not make_analyser(face_models).enrol_views  # the config's default: off
+    assert make_analyser(face_models, args=argparse.Namespace(enrol_views="on")).enrol_views
+    assert not make_analyser(face_models, args=argparse.Namespace(enrol_views="off")).enrol_views
